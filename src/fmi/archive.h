@@ -1,0 +1,39 @@
+/*
+ * archive.h - safe extraction of an FMU (a zip file) with libzip.
+ *
+ * Extraction refuses, with a message naming the entry: absolute paths,
+ * ".." components, backslash-rooted or drive-letter paths, symlink (or any
+ * non-regular, non-directory) entries, encrypted entries, more than
+ * `max_entries` entries, a total uncompressed size over
+ * `max_total_size`, and any entry whose compression ratio is over
+ * `max_ratio` (a zip bomb). The declared sizes are checked before anything
+ * is written and the actual bytes are counted while writing, so a lying
+ * header cannot get past the caps. Files are created with O_NOFOLLOW |
+ * O_EXCL under a fresh target directory; nothing is ever written outside
+ * it, and on failure the partial extraction is removed.
+ */
+#ifndef FMUGW_FMI_ARCHIVE_H
+#define FMUGW_FMI_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    size_t max_entries;       /* default 10000 */
+    uint64_t max_total_size;  /* default 2 GiB */
+    double max_ratio;         /* default 200 (uncompressed / compressed, for entries > 1 MiB) */
+} fmi_archive_limits;
+
+#define FMI_ARCHIVE_LIMITS_INIT { 10000, (uint64_t)2 << 30, 200.0 }
+
+/** Extracts `zip_path` into the directory `target_dir`, which must not exist
+ *  yet (it is created 0700). `limits` may be NULL for the defaults. Returns
+ *  FMUGW_EUNSAFE for escaping/symlink entries, FMUGW_ETOOBIG for caps,
+ *  FMUGW_EINVALID for a file that is not a zip, FMUGW_EIO otherwise. */
+int fmi_archive_extract(const char *zip_path, const char *target_dir, const fmi_archive_limits *limits);
+
+/** Extracts into a new private temporary directory; *out_dir is malloc'd
+ *  and must be removed by the caller (fmugw_rmtree) and freed. */
+int fmi_archive_extract_temp(char **out_dir, const char *zip_path, const fmi_archive_limits *limits);
+
+#endif
