@@ -219,6 +219,8 @@ typedef struct {
     size_t n_initial_unknowns;
     fmi_unknown *event_indicators; /* FMI 3 only */
     size_t n_event_indicators;
+    fmi_unknown *clocked_states; /* FMI 3 only */
+    size_t n_clocked_states;
 } fmi_model;
 
 /** Parses modelDescription.xml at `path` (network access and entity

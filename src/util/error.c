@@ -3,15 +3,20 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last[1024];
 
 int fmugw_error_set(int code, const char *fmt, ...)
 {
+    /* Format into a scratch buffer first: callers may pass
+     * fmugw_error_last() itself as an argument to add context. */
+    char msg[sizeof last];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last, sizeof last, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last, msg, sizeof last);
     return code;
 }
 
