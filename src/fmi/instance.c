@@ -1119,7 +1119,7 @@ int fmi_instance_get_int(fmi_instance *inst, fmi_type type, const uint32_t *vrs,
 {
     int rc, st;
     line l;
-    int_kind k;
+    int_kind k = { 0 };
     void *buf = NULL;
     if ((rc = int_kind_of(inst, type, &k)))
         return rc;
@@ -1150,7 +1150,7 @@ int fmi_instance_set_int(fmi_instance *inst, fmi_type type, const uint32_t *vrs,
 {
     int rc, st;
     line l;
-    int_kind k;
+    int_kind k = { 0 };
     void *buf = NULL;
     if ((rc = int_kind_of(inst, type, &k)))
         return rc;

@@ -48,8 +48,9 @@ static int write_file(const char *path, const char *text)
 
 static int mkdirs(const char *path)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
+    char buf[4096];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return -1;
     for (char *p = buf + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
