@@ -1,0 +1,106 @@
+/*
+ * sandbox.h - running one simulation job in an isolated child process.
+ *
+ * sandbox_run() starts the runner program (fmugw-runner, built from
+ * src/sandbox/runner.c) in a child that the FMU cannot escape:
+ *
+ *   parent (fmugw sim / worker)
+ *     clone(NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS)   uid/gid 0 inside -> 65534 outside
+ *       pid 1 "init": builds the filesystem view, then forks
+ *         runner: rlimits, no_new_privs, caps dropped, execve(fmugw-runner)
+ *                 runner installs its seccomp allow-list, then loads the FMU
+ *
+ * Filesystem view (tmpfs root, pivot_root, old root detached): /usr, /lib*,
+ * /etc/ld.so.cache read-only; /job/fmu (the unpacked FMU, read-only);
+ * /job/input.csv (read-only, if any); /job/scratch (writable, also /tmp);
+ * /dev/null, /dev/zero, /dev/urandom; a fresh /proc of the new PID
+ * namespace. Nothing else of the host: not the server's data directory,
+ * not other jobs. The environment is empty but for PATH=/usr/bin,
+ * TMPDIR=/tmp, HOME=/job/scratch.
+ *
+ * Channels: the runner writes results to fd 3 (a pipe the parent copies to
+ * job->result_fd, counting bytes against the output limit) and log lines and
+ * its final status to fd 4 (see runner.c for the line protocol). The parent
+ * enforces the wall-clock deadline by killing pid 1 (which takes the whole
+ * PID namespace with it) and reads metering from wait4().
+ *
+ * With job->isolate false, the runner is started with a plain fork + exec
+ * (same channels, same rlimits, no namespaces, no seccomp): the baseline the
+ * benchmark compares against. (`fmugw sim --no-sandbox` does not use this
+ * file at all: it runs the FMU inside the CLI process.)
+ */
+#ifndef FMUGW_SANDBOX_H
+#define FMUGW_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How a job ended. Stable: stored with jobs and mapped to API errors. */
+typedef enum {
+    SANDBOX_FINISHED = 0,     /* the simulation completed */
+    SANDBOX_FMU_ERROR,        /* the FMU returned Error/Fatal, or the request was invalid for it */
+    SANDBOX_TIMEOUT,          /* wall-clock deadline passed: killed */
+    SANDBOX_CPU_LIMIT,        /* RLIMIT_CPU reached (SIGXCPU / SIGKILL) */
+    SANDBOX_MEMORY_LIMIT,     /* an allocation failed under the address-space limit */
+    SANDBOX_OUTPUT_LIMIT,     /* results + logs over the cap: killed */
+    SANDBOX_FORBIDDEN_SYSCALL,/* seccomp killed it (SIGSYS) */
+    SANDBOX_CRASHED,          /* killed by another signal (see signal) */
+    SANDBOX_PLATFORM_ERROR    /* the sandbox itself could not be set up: not the FMU's fault */
+} sandbox_outcome;
+
+/** Stable lower-case name of an outcome ("finished", "fmu_error", ...). */
+const char *sandbox_outcome_name(sandbox_outcome o);
+
+typedef struct {
+    double timeout_s;         /* wall clock */
+    double cpu_limit_s;       /* CPU seconds (user + system) */
+    uint64_t memory_limit;    /* bytes of address space */
+    uint64_t output_limit;    /* bytes of results + log */
+    uint64_t file_size_limit; /* largest file the job may write in scratch */
+    unsigned max_open_files;
+    unsigned max_threads;     /* RLIMIT_NPROC inside the sandbox's user */
+} sandbox_limits;
+
+#define SANDBOX_LIMITS_INIT { 60.0, 60.0, (uint64_t)1 << 30, (uint64_t)1 << 30, (uint64_t)256 << 20, 64, 64 }
+
+typedef struct {
+    sandbox_outcome outcome;
+    int signal;               /* for CRASHED / FORBIDDEN_SYSCALL */
+    int exit_code;
+    uint64_t cpu_user_ms;
+    uint64_t cpu_system_ms;
+    uint64_t wall_ms;
+    uint64_t peak_rss_kb;
+    uint64_t output_bytes;    /* result bytes delivered */
+    uint64_t log_bytes;
+    uint64_t rows;            /* result rows the runner reported */
+    char message[1024];       /* one line: what happened, for the user */
+} sandbox_report;
+
+typedef void (*sandbox_log_fn)(void *ctx, const char *line);
+
+typedef struct {
+    const char *runner;       /* path of the fmugw-runner executable */
+    const char *fmu_dir;      /* unpacked FMU, mounted read-only at /job/fmu */
+    const char *input_file;   /* may be NULL; mounted read-only at /job/input.csv */
+    const char *scratch_dir;  /* writable, mounted at /job/scratch; may be NULL (a tmpfs then) */
+    char *const *args;        /* runner argv (argv[0] included), from fmi_sim_args_to_argv
+                               * with fmu "/job/fmu" and input "/job/input.csv" */
+    sandbox_limits limits;
+    bool isolate;             /* false: plain fork + exec, no namespaces or seccomp */
+    int result_fd;            /* results are copied here */
+    sandbox_log_fn on_log;    /* each log line of the job (FMU messages, call trace); may be NULL */
+    void *log_ctx;
+} sandbox_job;
+
+/** Runs the job and fills *report. Returns 0 when the job ran (whatever its
+ *  outcome: see report->outcome) and FMUGW_E* when the sandbox could not be
+ *  started (report->outcome = SANDBOX_PLATFORM_ERROR, message set). */
+int sandbox_run(const sandbox_job *job, sandbox_report *report);
+
+/** The runner next to the running executable (dirname(/proc/self/exe) +
+ *  "/fmugw-runner"), or $FMUGW_RUNNER when set. malloc'd. */
+char *sandbox_default_runner(void);
+
+#endif
