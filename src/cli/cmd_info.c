@@ -36,6 +36,17 @@ static void print_platforms(const char *dir)
     free(bin);
 }
 
+/* The variable's unit, or its declared type's. */
+static const char *unit_of(const fmi_model *m, const fmi_variable *v)
+{
+    if (v->unit)
+        return v->unit;
+    for (size_t i = 0; v->declared_type && i < m->n_type_defs; i++)
+        if (m->type_defs[i].name && !strcmp(m->type_defs[i].name, v->declared_type))
+            return m->type_defs[i].unit ? m->type_defs[i].unit : "";
+    return "";
+}
+
 int cli_info(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -85,15 +96,15 @@ int cli_info(int argc, char **argv)
         printf("  %-22s %g\n", "Step Size", de->step_size);
 
     printf("\nVariables (input, output, parameters)\n\n");
-    printf("  %-28s %-10s %-10s %-10s %-14s %-8s %s\n", "Name", "Causality", "Type", "Variability", "Start", "Unit",
+    printf("  %-28s %-10s %-10s %-11s %-14s %-8s %s\n", "Name", "Causality", "Type", "Variability", "Start", "Unit",
            "Description");
     for (size_t i = 0; i < m->n_variables; i++) {
         const fmi_variable *v = &m->variables[i];
         if (v->causality == FMI_CAUSALITY_LOCAL || v->causality == FMI_CAUSALITY_INDEPENDENT)
             continue;
-        printf("  %-28s %-10s %-10s %-10s %-14s %-8s %s\n", v->name, fmi_causality_name(v->causality),
+        printf("  %-28s %-10s %-10s %-11s %-14s %-8s %s\n", v->name, fmi_causality_name(v->causality),
                fmi_type_name(m->version, v->type), fmi_variability_name(v->variability), v->start ? v->start : "",
-               v->unit ? v->unit : "", v->description ? v->description : "");
+               unit_of(m, v), v->description ? v->description : "");
     }
     fmi_fmu_close(fmu);
     return CLI_OK;
