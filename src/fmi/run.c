@@ -24,7 +24,9 @@ static int select_outputs(const fmi_model *m, const fmi_sim_args *a, int **out, 
     if (!a->n_output_variables)
         for (size_t i = 0; i < m->n_variables; i++) {
             const fmi_variable *v = &m->variables[i];
-            if (v->type != FMI_CLOCK && (a->output_all || v->causality == FMI_CAUSALITY_OUTPUT))
+            if (v->type == FMI_CLOCK || v->causality == FMI_CAUSALITY_INDEPENDENT) /* time is always first */
+                continue;
+            if (a->output_all || v->causality == FMI_CAUSALITY_OUTPUT)
                 vars[n++] = (int)i;
         }
     *out = vars;

@@ -593,8 +593,10 @@ static int run_me_euler(run *r)
         if (r->nz) {
             if ((rc = fmi_instance_get_event_indicators(r->inst, r->z)))
                 return rc;
+            /* A crossing leaves a strictly signed value: an indicator that
+             * an event has just set to exactly zero is not a new event. */
             for (size_t i = 0; i < r->nz; i++)
-                if ((r->z_prev[i] > 0) != (r->z[i] > 0))
+                if ((r->z_prev[i] > 0 && r->z[i] <= 0) || (r->z_prev[i] < 0 && r->z[i] >= 0))
                     state_event = true;
             memcpy(r->z_prev, r->z, r->nz * sizeof *r->z);
         }
