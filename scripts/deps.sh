@@ -8,6 +8,7 @@ PACKAGES="
   gcc make cmake pkg-config ca-certificates
   libzip-dev libxml2-dev libsundials-dev libcmocka-dev
   libjansson-dev libssl-dev libseccomp-dev
+  libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev
 "
 
 missing=""

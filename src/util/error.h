@@ -20,7 +20,12 @@ enum {
     FMUGW_ENOMEM = -6,    /* allocation failed */
     FMUGW_EIO = -7,       /* read/write failure */
     FMUGW_EFMU = -8,      /* the FMU returned fmiError/fmiFatal or misbehaved */
-    FMUGW_EUNSUPPORTED = -9 /* valid but not supported (e.g. no ME interface) */
+    FMUGW_EUNSUPPORTED = -9, /* valid but not supported (e.g. no ME interface) */
+    FMUGW_EEXISTS = -10,  /* already exists (unique key, idempotency replay) */
+    FMUGW_EAUTH = -11,    /* authentication failed (bad key, bad token) */
+    FMUGW_EFORBIDDEN = -12, /* authenticated but not allowed (scope, locked key) */
+    FMUGW_ECONFLICT = -13, /* state does not allow it (e.g. wrong FMU state) */
+    FMUGW_ELIMIT = -14    /* a rate or quota limit was hit */
 };
 
 /** Records a printf-style message for the calling thread; returns `code`. */
