@@ -529,9 +529,17 @@ typedef struct {
     char buf[2048];
 } line;
 
-__attribute__((format(printf, 2, 3))) static void lb_add(line *l, const char *fmt, ...)
+/* lb_add() costs nothing when call logging is off: the hot paths (doStep,
+ * get/set) call it several times per FMI call. */
+#define lb_add(l, ...)                  \
+    do {                                \
+        if ((l)->on)                    \
+            lb_append((l), __VA_ARGS__); \
+    } while (0)
+
+__attribute__((format(printf, 2, 3))) static void lb_append(line *l, const char *fmt, ...)
 {
-    if (!l->on || l->len >= sizeof l->buf - 1)
+    if (l->len >= sizeof l->buf - 1)
         return;
     va_list ap;
     va_start(ap, fmt);

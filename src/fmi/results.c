@@ -1,6 +1,8 @@
 /*
  * results.c - the result recorder (CSV / JSON streamed through a private
- * buffer) and fmi_format_double(), the shortest round-trip float printer.
+ * buffer, formatted on a writer thread when every column is numeric; see
+ * "Recorder" below) and fmi_format_double(), the shortest round-trip float
+ * printer.
  *
  * Float printing follows the method of Ulf Adams' paper "Ryu: fast
  * float-to-string conversion" (PLDI 2018): the bounds of the interval that
@@ -18,6 +20,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -302,36 +305,113 @@ static const char digit_pairs[201] = "00010203040506070809"
                                      "80818283848586878889"
                                      "90919293949596979899";
 
-/* Lays out digits*10^exp like printf %.17g with trailing zeros removed:
- * plain notation for decimal exponents -4..16, d.ddde+XX otherwise. */
+static const uint64_t pow10_table[20] = {
+    UINT64_C(1),
+    UINT64_C(10),
+    UINT64_C(100),
+    UINT64_C(1000),
+    UINT64_C(10000),
+    UINT64_C(100000),
+    UINT64_C(1000000),
+    UINT64_C(10000000),
+    UINT64_C(100000000),
+    UINT64_C(1000000000),
+    UINT64_C(10000000000),
+    UINT64_C(100000000000),
+    UINT64_C(1000000000000),
+    UINT64_C(10000000000000),
+    UINT64_C(100000000000000),
+    UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000),
+    UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
+/* Number of decimal digits of v (1 for 0). */
+static inline int decimal_len(uint64_t v)
+{
+    int t = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12; /* about log10(2^bits) */
+    int n = t - (v < pow10_table[t]) + 1;
+    return n + (v == 0);
+}
+
+/* Writes the 8 digits of v < 10^8 (with leading zeros) to p: two
+ * independent halves, two digits per step, 32-bit arithmetic only. */
+static inline void write_8_digits(char *p, uint32_t v)
+{
+    uint32_t hi = v / 10000, lo = v % 10000;
+    memcpy(p, digit_pairs + 2 * (hi / 100), 2);
+    memcpy(p + 2, digit_pairs + 2 * (hi % 100), 2);
+    memcpy(p + 4, digit_pairs + 2 * (lo / 100), 2);
+    memcpy(p + 6, digit_pairs + 2 * (lo % 100), 2);
+}
+
+/* Writes v as exactly n digits (n >= decimal_len(v)) ending at p + n. */
+static inline void write_digits(char *p, uint64_t v, int n)
+{
+    char *end = p + n;
+    while (v >= 100000000) {
+        end -= 8;
+        write_8_digits(end, (uint32_t)(v % 100000000));
+        v /= 100000000;
+    }
+    uint32_t w = (uint32_t)v;
+    while (w >= 100) {
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * (w % 100), 2);
+        w /= 100;
+    }
+    if (w >= 10) {
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * w, 2);
+    } else {
+        *--end = (char)('0' + w);
+    }
+    while (end > p) /* leading zeros (only if n > decimal_len(v)) */
+        *--end = '0';
+}
+
+/* The 8 decimal digits of v < 10^8 (leading zeros kept) as 8 ASCII bytes in
+ * memory order, computed in parallel lanes of one 64-bit word: 4 + 4
+ * digits, then 2 + 2 + 2 + 2, then 1 each (the multipliers divide exactly
+ * by 100 for lanes < 10^4 and by 10 for lanes < 100). */
+static inline uint64_t ascii_8_digits(uint32_t v)
+{
+    uint64_t lanes = (uint64_t)(v / 10000) | ((uint64_t)(v % 10000) << 32);
+    uint64_t q = ((lanes * 10486) >> 20) & ((UINT64_C(0x7f) << 32) | 0x7f);
+    lanes = q | ((lanes - 100 * q) << 16);
+    q = ((lanes * 103) >> 10) & UINT64_C(0x000f000f000f000f);
+    lanes = q | ((lanes - 10 * q) << 8);
+    return lanes + UINT64_C(0x3030303030303030);
+}
+
+/* Lays out digits*10^exp (digits < 10^17) like printf %.17g with trailing
+ * zeros removed: plain notation for decimal exponents -4..16, d.ddde+XX
+ * otherwise. The digits are made in a 48-byte scratch (right-aligned in
+ * its first 24 bytes) and copied in fixed-size blocks; every copy may run
+ * past the text, but never past buf + 32 (see the bounds at each copy). */
 static size_t layout(char *buf, bool negative, uint64_t digits, int exp)
 {
-    char tmp[24];
-    char *end = tmp + sizeof tmp, *d = end;
-    while (digits >= 100) {
-        unsigned r = (unsigned)(digits % 100);
-        digits /= 100;
-        d -= 2;
-        memcpy(d, digit_pairs + 2 * r, 2);
-    }
-    if (digits >= 10) {
-        d -= 2;
-        memcpy(d, digit_pairs + 2 * digits, 2);
-    } else {
-        *--d = (char)('0' + digits);
-    }
-    int n = (int)(end - d);
-    int x = exp + n - 1; /* exponent of the first digit */
+    char tmp[48];
+    uint64_t hi = digits / 100000000, w[3];
+    w[0] = ascii_8_digits((uint32_t)(hi / 100000000));
+    w[1] = ascii_8_digits((uint32_t)(hi % 100000000));
+    w[2] = ascii_8_digits((uint32_t)(digits % 100000000));
+    memcpy(tmp, w, 24);
+    memset(tmp + 24, '0', 24);
+    int n = decimal_len(digits); /* <= 17 */
+    const char *d = tmp + 24 - n;
+
     char *p = buf;
-    if (negative)
-        *p++ = '-';
+    *p = '-';
+    p += negative; /* p <= buf + 1 */
+    int x = exp + n - 1; /* exponent of the first digit */
     if (x < -4 || x >= 17) {
-        *p++ = d[0];
-        if (n > 1) {
-            *p++ = '.';
-            memcpy(p, d + 1, (size_t)n - 1);
-            p += n - 1;
-        }
+        p[0] = d[0];
+        p[1] = '.';
+        memcpy(p + 2, d + 1, 16); /* to <= buf + 19 */
+        p += n > 1 ? n + 1 : 1;
         *p++ = 'e';
         if (x < 0) {
             *p++ = '-';
@@ -346,23 +426,29 @@ static size_t layout(char *buf, bool negative, uint64_t digits, int exp)
         memcpy(p, digit_pairs + 2 * x, 2);
         p += 2;
     } else if (x < 0) {
-        *p++ = '0';
-        *p++ = '.';
-        for (int i = -1; i > x; i--)
-            *p++ = '0';
-        memcpy(p, d, (size_t)n);
+        /* 0.000ddd: at most 4 zeros */
+        memcpy(p, "0.0000", 6);
+        p += 1 - x;           /* <= buf + 6 */
+        memcpy(p, d, 24);     /* to <= buf + 30 */
         p += n;
     } else if (x >= n - 1) {
-        memcpy(p, d, (size_t)n);
+        /* integer: the digits, then x - n + 1 zeros */
+        memcpy(p, d, 24); /* to <= buf + 25 */
         p += n;
-        for (int i = n - 1; i < x; i++)
-            *p++ = '0';
+        if (x >= n) {
+            memset(p, '0', (size_t)(x - n + 1));
+            p += x - n + 1;
+        }
     } else {
-        memcpy(p, d, (size_t)x + 1);
-        p += x + 1;
-        *p++ = '.';
-        memcpy(p, d + x + 1, (size_t)(n - x - 1));
-        p += n - x - 1;
+        /* d.ddd: the integer part in place, then the fraction one further */
+        int frac = n - x - 1;
+        memcpy(p, d, 24); /* to <= buf + 25 */
+        if (frac <= 8)
+            memcpy(p + x + 2, d + x + 1, 8); /* x <= 15: to <= buf + 26 */
+        else
+            memcpy(p + x + 2, d + x + 1, 16); /* frac > 8 so x <= 7: to <= buf + 26 */
+        p[x + 1] = '.';
+        p += n + 1;
     }
     *p = '\0';
     return (size_t)(p - buf);
@@ -433,20 +519,14 @@ static size_t format_float(char *buf, float v)
     return layout(buf, negative, digits, exp);
 }
 
-static size_t format_u64(char *buf, uint64_t u)
+static inline size_t format_u64(char *buf, uint64_t u)
 {
-    char tmp[24];
-    char *end = tmp + sizeof tmp, *d = end;
-    do {
-        *--d = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t n = (size_t)(end - d);
-    memcpy(buf, d, n);
-    return n;
+    int n = decimal_len(u);
+    write_digits(buf, u, n);
+    return (size_t)n;
 }
 
-static size_t format_i64(char *buf, int64_t i)
+static inline size_t format_i64(char *buf, int64_t i)
 {
     if (i < 0) {
         buf[0] = '-';
@@ -458,9 +538,29 @@ static size_t format_i64(char *buf, int64_t i)
 /* ---------------------------------------------------------------------- */
 /* Recorder                                                                */
 /* ---------------------------------------------------------------------- */
+/*
+ * Each sample becomes a row of 8-byte slots: the time, then one slot per
+ * column (a double, an int64, a uint64, a float's bits or 0/1). One
+ * function, format_row(), turns a row into text, so both ways of running
+ * give the same bytes:
+ *
+ * - synchronous: fmi_recorder_sample() reads the values, builds the row
+ *   and formats it into the private buffer at once. Used when a column is
+ *   a string or a binary (their pointers are only valid until the next
+ *   call into the FMU), when FMUGW_RECORDER_SYNC=1 is set at creation, or
+ *   when the thread cannot be started.
+ * - writer thread: fmi_recorder_sample() only reads the values (the FMU is
+ *   called on the caller's thread) into the current chunk of rows; full
+ *   chunks go through a ring of QUEUE_CHUNKS buffers to a thread that
+ *   formats and writes them. The ring bounds memory: the sampler waits
+ *   when every buffer is full. While the thread runs it alone touches the
+ *   text buffer, `failed` and the FILE; the ring indices are under `mu`.
+ */
 
 #define OUT_BUF_SIZE ((size_t)1 << 20)
 #define MAX_NUMBER_LEN 40 /* longest formatted number plus separator, rounded up */
+#define CHUNK_SLOTS 8192  /* 64 KiB of slots per chunk (at least one row) */
+#define QUEUE_CHUNKS 4
 
 typedef enum { K_F64, K_F32, K_INT, K_U64, K_BOOL, K_STR, K_BIN, K_COUNT } kind;
 
@@ -478,22 +578,38 @@ typedef struct {
     size_t index; /* into the kind's value array */
 } column;
 
+typedef struct {
+    uint64_t *slots; /* rows_per_chunk rows of row_slots slots */
+    size_t rows;     /* set when handed over */
+} chunk;
+
 struct fmi_recorder {
+    /* Configuration: read-only once the recorder is made. */
     fmi_result_format format;
     FILE *f;
-    char *buf;
-    size_t len;
-    bool failed;   /* a write failed */
-    bool finished; /* trailer written */
-    size_t rows;
-
     get_call *calls;
     size_t n_calls;
     column *cols;
     size_t n_cols;
-
+    size_t row_slots;      /* 1 + n_cols */
+    size_t row_bound;      /* most bytes a numeric row can take */
+    size_t rows_per_chunk;
+    bool numeric;          /* no string or binary column */
+    bool direct;           /* one get call of 8-byte values in column order: read straight into the row */
+    bool row_reserve;      /* numeric and row_bound fits the buffer: one reserve() per row */
     size_t n_values[K_COUNT];
-    double *f64;
+
+    /* Sampler (the caller's thread). The padding keeps the fields each
+     * thread writes on every row off each other's cache lines. */
+    char pad0[64];
+    size_t rows;      /* rows sampled */
+    bool finished;    /* trailer written */
+    bool threaded;    /* the writer thread is running */
+    bool seen_failed; /* the sampler learnt of a write error from the writer */
+    unsigned prod;    /* chunk being filled */
+    size_t fill;      /* rows in it */
+    uint64_t *row;    /* synchronous path: the row being formatted */
+    double *f64;      /* values as the get calls return them */
     float *f32;
     int64_t *i64;
     uint64_t *u64;
@@ -501,6 +617,27 @@ struct fmi_recorder {
     const char **str;
     const uint8_t **bin;
     size_t *bin_sizes;
+
+    /* Text output: owned by the writer thread while it runs. */
+    char pad1[64];
+    char *buf;
+    size_t len;
+    bool failed;         /* a write failed */
+    size_t rows_written; /* rows formatted (JSON puts a comma before all but the first) */
+
+    /* The ring of chunks; counters under mu. */
+    char pad2[64];
+    bool sync_ready; /* mu and the condition variables are initialized */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_full; /* the writer waits for a chunk or the end */
+    pthread_cond_t cv_free; /* the sampler waits for a free chunk */
+    chunk chunks[QUEUE_CHUNKS];
+    unsigned cons;     /* next chunk the writer formats */
+    unsigned n_full;   /* chunks handed over and not yet released */
+    bool done;         /* no more chunks will come */
+    bool discard;      /* stop without writing (free without finish) */
+    bool async_failed; /* the writer saw a write error */
 };
 
 static kind kind_of(fmi_type t)
@@ -690,6 +827,298 @@ static bool array_dims(const fmi_model *model, const fmi_variable *v, size_t *di
     return product == size;
 }
 
+/* --- one row: values -> slots -> text ----------------------------------- */
+
+static inline uint64_t f64_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+/* Slots are read with memcpy: a get call may have stored them as double
+ * or int64_t. */
+static inline uint64_t load_slot(const uint64_t *p)
+{
+    uint64_t u;
+    memcpy(&u, p, sizeof u);
+    return u;
+}
+
+static inline double bits_f64(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* Calls the FMU for every recorded value; with `direct`, the single get
+ * call writes straight into row + 1. */
+static int read_values(fmi_recorder *rec, fmi_instance *inst, uint64_t *row)
+{
+    int rc = 0;
+    for (size_t i = 0; i < rec->n_calls && rc == 0; i++) {
+        const get_call *c = &rec->calls[i];
+        switch (c->k) {
+        case K_F64:
+            rc = fmi_instance_get_float64(inst, c->vrs, c->n_vrs, rec->direct ? (double *)(row + 1) : rec->f64 + c->offset);
+            break;
+        case K_F32:
+            rc = fmi_instance_get_float32(inst, c->vrs, c->n_vrs, rec->f32 + c->offset);
+            break;
+        case K_INT:
+            rc = fmi_instance_get_int(inst, c->type, c->vrs, c->n_vrs,
+                                      rec->direct ? (int64_t *)(row + 1) : rec->i64 + c->offset);
+            break;
+        case K_U64:
+            rc = fmi_instance_get_uint64(inst, c->vrs, c->n_vrs, rec->direct ? row + 1 : rec->u64 + c->offset);
+            break;
+        case K_BOOL:
+            rc = fmi_instance_get_boolean(inst, c->vrs, c->n_vrs, rec->b + c->offset);
+            break;
+        case K_STR:
+            rc = fmi_instance_get_string(inst, c->vrs, c->n_vrs, rec->str + c->offset);
+            break;
+        case K_BIN:
+            rc = fmi_instance_get_binary(inst, c->vrs, c->n_vrs, rec->bin_sizes + c->offset, rec->bin + c->offset);
+            break;
+        case K_COUNT:
+            break;
+        }
+    }
+    return rc;
+}
+
+/* Reads one sample into `row` (time first). Strings and binaries stay in
+ * rec->str / rec->bin: their slots are unused. */
+static int read_row(fmi_recorder *rec, fmi_instance *inst, double t, uint64_t *row)
+{
+    int rc = read_values(rec, inst, row);
+    if (rc < 0)
+        return rc;
+    row[0] = f64_bits(t);
+    if (rec->direct)
+        return 0;
+    uint64_t *slot = row + 1;
+    for (size_t i = 0; i < rec->n_cols; i++) {
+        const column *c = &rec->cols[i];
+        switch (c->k) {
+        case K_F64:
+            slot[i] = f64_bits(rec->f64[c->index]);
+            break;
+        case K_F32: {
+            uint32_t u;
+            memcpy(&u, &rec->f32[c->index], sizeof u);
+            slot[i] = u;
+            break;
+        }
+        case K_INT:
+            slot[i] = (uint64_t)rec->i64[c->index];
+            break;
+        case K_U64:
+            slot[i] = rec->u64[c->index];
+            break;
+        case K_BOOL:
+            slot[i] = rec->b[c->index];
+            break;
+        case K_STR:
+        case K_BIN:
+        case K_COUNT:
+            slot[i] = 0;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* A float64 slot: "null" for non-finite values in JSON. */
+static inline char *put_f64(char *p, uint64_t bits, bool json)
+{
+    if (json && ((bits >> 52) & 0x7ff) == 0x7ff) {
+        memcpy(p, "null", 4);
+        return p + 4;
+    }
+    return p + fmi_format_double(p, bits_f64(bits));
+}
+
+/* Appends the text of one row to the buffer. In the writer thread only
+ * numeric rows come here; string and binary columns are read from
+ * rec->str / rec->bin, which the synchronous path has just filled. */
+static void format_row(fmi_recorder *rec, const uint64_t *row)
+{
+    bool json = rec->format == FMI_RESULT_JSON;
+    reserve(rec, rec->row_reserve ? rec->row_bound : MAX_NUMBER_LEN);
+    char *p = rec->buf + rec->len;
+    if (json) {
+        *p = ',';
+        p += rec->rows_written > 0;
+        *p++ = '\n';
+        *p++ = '[';
+    }
+    p = put_f64(p, load_slot(row), json);
+    const uint64_t *slot = row + 1;
+    for (size_t i = 0; i < rec->n_cols; i++) {
+        const column *c = &rec->cols[i];
+        if (!rec->row_reserve) {
+            rec->len = (size_t)(p - rec->buf);
+            reserve(rec, MAX_NUMBER_LEN);
+            p = rec->buf + rec->len;
+        }
+        uint64_t v = load_slot(slot + i);
+        *p++ = ',';
+        switch (c->k) {
+        case K_F64:
+            p = put_f64(p, v, json);
+            break;
+        case K_F32: {
+            float x;
+            uint32_t u = (uint32_t)v;
+            memcpy(&x, &u, sizeof x);
+            if (json && !isfinite(x)) {
+                memcpy(p, "null", 4);
+                p += 4;
+            } else {
+                p += format_float(p, x);
+            }
+            break;
+        }
+        case K_INT:
+            p += format_i64(p, (int64_t)v);
+            break;
+        case K_U64:
+            p += format_u64(p, v);
+            break;
+        case K_BOOL:
+            *p++ = (char)('0' + (v != 0));
+            break;
+        case K_STR: {
+            rec->len = (size_t)(p - rec->buf);
+            const char *s = rec->str[c->index] ? rec->str[c->index] : "";
+            if (json)
+                put_json_string(rec, s);
+            else
+                put_csv_string(rec, s);
+            p = rec->buf + rec->len;
+            break;
+        }
+        case K_BIN:
+            rec->len = (size_t)(p - rec->buf);
+            put_hex(rec, rec->bin[c->index], rec->bin[c->index] ? rec->bin_sizes[c->index] : 0);
+            p = rec->buf + rec->len;
+            break;
+        case K_COUNT:
+            break;
+        }
+    }
+    rec->len = (size_t)(p - rec->buf);
+    put_char(rec, json ? ']' : '\n');
+    rec->rows_written++;
+}
+
+/* --- writer thread ------------------------------------------------------ */
+
+static void *writer_main(void *arg)
+{
+    fmi_recorder *rec = arg;
+    pthread_mutex_lock(&rec->mu);
+    for (;;) {
+        while (rec->n_full == 0 && !rec->done)
+            pthread_cond_wait(&rec->cv_full, &rec->mu);
+        if (rec->n_full == 0 || rec->discard)
+            break;
+        const uint64_t *row = rec->chunks[rec->cons].slots;
+        size_t rows = rec->chunks[rec->cons].rows;
+        bool skip = rec->async_failed;
+        pthread_mutex_unlock(&rec->mu);
+
+        if (!skip) {
+            for (size_t r = 0; r < rows; r++, row += rec->row_slots)
+                format_row(rec, row);
+        }
+
+        pthread_mutex_lock(&rec->mu);
+        if (rec->failed)
+            rec->async_failed = true;
+        rec->cons = (rec->cons + 1) % QUEUE_CHUNKS;
+        rec->n_full--;
+        pthread_cond_signal(&rec->cv_free);
+    }
+    pthread_mutex_unlock(&rec->mu);
+    return NULL;
+}
+
+/* Hands the current chunk to the writer and waits for a free one. */
+static void hand_over(fmi_recorder *rec)
+{
+    pthread_mutex_lock(&rec->mu);
+    rec->chunks[rec->prod].rows = rec->fill;
+    rec->n_full++;
+    pthread_cond_signal(&rec->cv_full);
+    rec->prod = (rec->prod + 1) % QUEUE_CHUNKS;
+    while (rec->n_full == QUEUE_CHUNKS)
+        pthread_cond_wait(&rec->cv_free, &rec->mu);
+    rec->seen_failed |= rec->async_failed;
+    pthread_mutex_unlock(&rec->mu);
+    rec->fill = 0;
+}
+
+/* Ends the writer thread: with `discard`, drops what is queued; otherwise
+ * hands over the partial chunk and lets the thread write everything. */
+static void stop_writer(fmi_recorder *rec, bool discard)
+{
+    if (!rec->threaded)
+        return;
+    pthread_mutex_lock(&rec->mu);
+    if (!discard && rec->fill > 0) {
+        rec->chunks[rec->prod].rows = rec->fill;
+        rec->n_full++; /* the sampler owns prod, so n_full < QUEUE_CHUNKS here */
+    }
+    rec->done = true;
+    rec->discard = discard;
+    pthread_cond_signal(&rec->cv_full);
+    pthread_mutex_unlock(&rec->mu);
+    pthread_join(rec->thread, NULL);
+    rec->threaded = false;
+}
+
+/* Starts the writer thread if all columns are numeric and the environment
+ * does not ask for the synchronous path. Any failure leaves the recorder
+ * synchronous: the thread only makes it faster. */
+static void start_writer(fmi_recorder *rec)
+{
+    const char *env = getenv("FMUGW_RECORDER_SYNC");
+    if (!rec->numeric || (env && *env && strcmp(env, "0") != 0))
+        return;
+    rec->rows_per_chunk = CHUNK_SLOTS / rec->row_slots;
+    if (rec->rows_per_chunk == 0)
+        rec->rows_per_chunk = 1;
+    for (int i = 0; i < QUEUE_CHUNKS; i++) {
+        rec->chunks[i].slots = malloc(rec->rows_per_chunk * rec->row_slots * sizeof(uint64_t));
+        if (!rec->chunks[i].slots)
+            return;
+    }
+    if (pthread_mutex_init(&rec->mu, NULL) != 0)
+        return;
+    if (pthread_cond_init(&rec->cv_full, NULL) != 0) {
+        pthread_mutex_destroy(&rec->mu);
+        return;
+    }
+    if (pthread_cond_init(&rec->cv_free, NULL) != 0) {
+        pthread_cond_destroy(&rec->cv_full);
+        pthread_mutex_destroy(&rec->mu);
+        return;
+    }
+    rec->sync_ready = true;
+    /* The thread takes no signals: they stay with the caller's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rec->threaded = pthread_create(&rec->thread, NULL, writer_main, rec) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* --- public API ----------------------------------------------------------- */
+
 static int add_call(fmi_recorder *rec, size_t *cap, fmi_type type, kind k, size_t offset)
 {
     if (rec->n_calls == *cap) {
@@ -788,11 +1217,19 @@ int fmi_recorder_new(fmi_recorder **out, const fmi_model *model, const int *vars
     }
     if ((rc = alloc_values(rec)) < 0)
         goto out;
+    rec->row_slots = rec->n_cols + 1;
     rec->cols = calloc(rec->n_cols + 1, sizeof *rec->cols);
-    if (!rec->cols) {
+    rec->row = calloc(rec->row_slots, sizeof *rec->row);
+    if (!rec->cols || !rec->row) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
+    rec->numeric = rec->n_values[K_STR] == 0 && rec->n_values[K_BIN] == 0;
+    /* With a single get call, values come back in column order. */
+    rec->direct = rec->n_calls == 0 ||
+                  (rec->n_calls == 1 && (rec->calls[0].k == K_F64 || rec->calls[0].k == K_INT || rec->calls[0].k == K_U64));
+    rec->row_bound = rec->row_slots * MAX_NUMBER_LEN + 8;
+    rec->row_reserve = rec->numeric && rec->row_bound <= OUT_BUF_SIZE;
 
     /* Second pass: map columns to values and write the header. */
     {
@@ -823,6 +1260,7 @@ int fmi_recorder_new(fmi_recorder **out, const fmi_model *model, const int *vars
         else
             put_char(rec, '\n');
     }
+    start_writer(rec);
 
 out:
     if (rc < 0) {
@@ -833,118 +1271,25 @@ out:
     return 0;
 }
 
-static int read_values(fmi_recorder *rec, fmi_instance *inst)
-{
-    int rc = 0;
-    for (size_t i = 0; i < rec->n_calls && rc == 0; i++) {
-        const get_call *c = &rec->calls[i];
-        switch (c->k) {
-        case K_F64:
-            rc = fmi_instance_get_float64(inst, c->vrs, c->n_vrs, rec->f64 + c->offset);
-            break;
-        case K_F32:
-            rc = fmi_instance_get_float32(inst, c->vrs, c->n_vrs, rec->f32 + c->offset);
-            break;
-        case K_INT:
-            rc = fmi_instance_get_int(inst, c->type, c->vrs, c->n_vrs, rec->i64 + c->offset);
-            break;
-        case K_U64:
-            rc = fmi_instance_get_uint64(inst, c->vrs, c->n_vrs, rec->u64 + c->offset);
-            break;
-        case K_BOOL:
-            rc = fmi_instance_get_boolean(inst, c->vrs, c->n_vrs, rec->b + c->offset);
-            break;
-        case K_STR:
-            rc = fmi_instance_get_string(inst, c->vrs, c->n_vrs, rec->str + c->offset);
-            break;
-        case K_BIN:
-            rc = fmi_instance_get_binary(inst, c->vrs, c->n_vrs, rec->bin_sizes + c->offset, rec->bin + c->offset);
-            break;
-        case K_COUNT:
-            break;
-        }
-    }
-    return rc;
-}
-
 int fmi_recorder_sample(fmi_recorder *rec, fmi_instance *inst, double t)
 {
     if (rec->finished)
         return fmugw_error_set(FMUGW_ERROR, "recorder: sample after finish");
-    int rc = read_values(rec, inst);
+    if (rec->threaded) {
+        int rc = read_row(rec, inst, t, rec->chunks[rec->prod].slots + rec->fill * rec->row_slots);
+        if (rc < 0)
+            return rc;
+        rec->rows++;
+        if (++rec->fill == rec->rows_per_chunk)
+            hand_over(rec);
+        if (rec->seen_failed)
+            return fmugw_error_set(FMUGW_EIO, "cannot write results: write failed");
+        return 0;
+    }
+    int rc = read_row(rec, inst, t, rec->row);
     if (rc < 0)
         return rc;
-
-    bool json = rec->format == FMI_RESULT_JSON;
-    if (json) {
-        reserve(rec, 3);
-        if (rec->rows > 0)
-            rec->buf[rec->len++] = ',';
-        rec->buf[rec->len++] = '\n';
-        rec->buf[rec->len++] = '[';
-    }
-    reserve(rec, MAX_NUMBER_LEN);
-    if (json && !isfinite(t)) {
-        memcpy(rec->buf + rec->len, "null", 4);
-        rec->len += 4;
-    } else {
-        rec->len += fmi_format_double(rec->buf + rec->len, t);
-    }
-    for (size_t i = 0; i < rec->n_cols; i++) {
-        const column *c = &rec->cols[i];
-        reserve(rec, MAX_NUMBER_LEN);
-        char *p = rec->buf + rec->len;
-        *p++ = ',';
-        switch (c->k) {
-        case K_F64: {
-            double v = rec->f64[c->index];
-            if (json && !isfinite(v)) {
-                memcpy(p, "null", 4);
-                p += 4;
-            } else {
-                p += fmi_format_double(p, v);
-            }
-            break;
-        }
-        case K_F32: {
-            float v = rec->f32[c->index];
-            if (json && !isfinite(v)) {
-                memcpy(p, "null", 4);
-                p += 4;
-            } else {
-                p += format_float(p, v);
-            }
-            break;
-        }
-        case K_INT:
-            p += format_i64(p, rec->i64[c->index]);
-            break;
-        case K_U64:
-            p += format_u64(p, rec->u64[c->index]);
-            break;
-        case K_BOOL:
-            *p++ = rec->b[c->index] ? '1' : '0';
-            break;
-        case K_STR:
-        case K_BIN:
-        case K_COUNT:
-            break;
-        }
-        rec->len = (size_t)(p - rec->buf);
-        if (c->k == K_STR) {
-            const char *s = rec->str[c->index] ? rec->str[c->index] : "";
-            if (json)
-                put_json_string(rec, s);
-            else
-                put_csv_string(rec, s);
-        } else if (c->k == K_BIN) {
-            put_hex(rec, rec->bin[c->index], rec->bin[c->index] ? rec->bin_sizes[c->index] : 0);
-        }
-    }
-    if (json)
-        put_char(rec, ']');
-    else
-        put_char(rec, '\n');
+    format_row(rec, rec->row);
     rec->rows++;
     if (rec->failed)
         return fmugw_error_set(FMUGW_EIO, "cannot write results: write failed");
@@ -960,6 +1305,7 @@ int fmi_recorder_finish(fmi_recorder *rec)
 {
     if (!rec->finished) {
         rec->finished = true;
+        stop_writer(rec, false);
         if (rec->format == FMI_RESULT_JSON)
             put(rec, "\n]}\n", 4);
         flush_buf(rec);
@@ -975,10 +1321,19 @@ void fmi_recorder_free(fmi_recorder *rec)
 {
     if (!rec)
         return;
+    stop_writer(rec, true);
+    if (rec->sync_ready) {
+        pthread_cond_destroy(&rec->cv_free);
+        pthread_cond_destroy(&rec->cv_full);
+        pthread_mutex_destroy(&rec->mu);
+    }
+    for (int i = 0; i < QUEUE_CHUNKS; i++)
+        free(rec->chunks[i].slots);
     for (size_t i = 0; i < rec->n_calls; i++)
         free(rec->calls[i].vrs);
     free(rec->calls);
     free(rec->cols);
+    free(rec->row);
     free(rec->f64);
     free(rec->f32);
     free(rec->i64);

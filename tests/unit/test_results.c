@@ -2,7 +2,9 @@
  * test_results.c - results.c: fmi_format_double() (exact text for special
  * values, round trip and shortness on a million random doubles), and the
  * recorder's CSV and JSON layout on the Feedthrough and BouncingBall
- * sample FMUs, header names of arrays, buffer flushing and write errors.
+ * sample FMUs, header names of arrays, buffer flushing and write errors;
+ * the writer thread: same bytes as the synchronous path
+ * (FMUGW_RECORDER_SYNC=1), freeing without finish, write errors.
  */
 #include "fmi/fmu.h"
 #include "fmi/instance.h"
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <dirent.h>
 
 #ifndef FMUGW_FMU_DIR
 #define FMUGW_FMU_DIR "fmus"
@@ -153,6 +157,37 @@ static void test_format_random_bits(void **state)
         if (!isfinite(v))
             continue;
         check_value(v, i % 20 == 0);
+    }
+}
+
+/* Never writes past buf + 32, whatever the layout (the digits are copied
+ * in fixed-size blocks). */
+static void test_format_stays_in_32_bytes(void **state)
+{
+    (void)state;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        double v;
+        if (i % 3 == 0) {
+            uint64_t bits = next_random();
+            memcpy(&v, &bits, sizeof v);
+        } else {
+            /* decimal exponents around every layout switch, both signs */
+            int e = (int)(next_random() % 44) - 22;
+            v = ((double)(next_random() >> 11) / 9007199254740992.0) * pow(10.0, e);
+            if (i % 2)
+                v = -v;
+            if (i % 5 == 0)
+                v = round(v);
+        }
+        memset(buf, 'x', sizeof buf);
+        size_t n = fmi_format_double(buf, v);
+        assert_true(n < 32);
+        assert_int_equal(buf[n], '\0');
+        for (size_t k = 32; k < sizeof buf; k++)
+            assert_int_equal(buf[k], 'x');
+        if (isfinite(v))
+            assert_true(strtod(buf, NULL) == v);
     }
 }
 
@@ -472,6 +507,173 @@ static void test_write_error(void **state)
     sample_close(&s);
 }
 
+/* --- writer thread ------------------------------------------------------- */
+
+/* Threads of this process. */
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static const char *const feedthrough_numeric[] = {
+    "Float64_continuous_output", "Int8_output",          "UInt64_output",        "Boolean_output",
+    "Float32_continuous_output", "Enumeration_output",   "Float64_array_output", "Int32_output",
+    "Float64_continuous_input",
+};
+#define N_NUMERIC (sizeof feedthrough_numeric / sizeof feedthrough_numeric[0])
+
+/* Records `rows` rows of Feedthrough's numeric columns in `format`, the
+ * inputs changing every row (and non-finite now and then), with the writer
+ * thread or (sync) without. Returns the text. */
+static char *record_numeric(fmi_result_format format, bool sync, int rows, size_t *len_out)
+{
+    if (sync)
+        setenv("FMUGW_RECORDER_SYNC", "1", 1);
+    else
+        unsetenv("FMUGW_RECORDER_SYNC");
+    sample s;
+    sample_open(&s, "3.0", "Feedthrough");
+    const fmi_model *m = s.fmu->model;
+    int vars[N_NUMERIC];
+    for (size_t i = 0; i < N_NUMERIC; i++)
+        vars[i] = var_of(m, feedthrough_numeric[i]);
+    uint32_t vr_f64 = vr_of(m, "Float64_continuous_input"), vr_i8 = vr_of(m, "Int8_input"),
+             vr_u64 = vr_of(m, "UInt64_input"), vr_b = vr_of(m, "Boolean_input"),
+             vr_f32 = vr_of(m, "Float32_continuous_input"), vr_i32 = vr_of(m, "Int32_input"),
+             vr_arr = vr_of(m, "Float64_array_input");
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    int before = thread_count();
+    fmi_recorder *rec = NULL;
+    assert_int_equal(fmi_recorder_new(&rec, m, vars, N_NUMERIC, format, f), 0);
+    /* the writer thread runs unless the synchronous path is forced */
+    assert_int_equal(thread_count(), before + (sync ? 0 : 1));
+    assert_int_equal(fmi_instance_enter_initialization(s.inst, 0, 0, 1), 0);
+    assert_int_equal(fmi_instance_exit_initialization(s.inst), 0);
+    fmi_step_result res;
+    for (int k = 0; k < rows; k++) {
+        double x = k % 97 == 5 ? NAN : k % 89 == 7 ? -INFINITY : sin(k) * pow(10.0, k % 30 - 15);
+        int64_t i8 = k % 256 - 128, i32 = (int64_t)k * 40503 - 1000000000;
+        uint64_t u64 = (uint64_t)k * 0x9e3779b97f4a7c15u;
+        bool b = k % 3 == 0;
+        float f32 = (float)k / 7.0f;
+        double arr[3] = { (double)k, -x, 1.0 / (k + 1) };
+        assert_int_equal(fmi_instance_set_float64(s.inst, &vr_f64, 1, &x), 0);
+        assert_int_equal(fmi_instance_set_int(s.inst, FMI_INT8, &vr_i8, 1, &i8), 0);
+        assert_int_equal(fmi_instance_set_int(s.inst, FMI_INT32, &vr_i32, 1, &i32), 0);
+        assert_int_equal(fmi_instance_set_uint64(s.inst, &vr_u64, 1, &u64), 0);
+        assert_int_equal(fmi_instance_set_boolean(s.inst, &vr_b, 1, &b), 0);
+        assert_int_equal(fmi_instance_set_float32(s.inst, &vr_f32, 1, &f32), 0);
+        assert_int_equal(fmi_instance_set_float64(s.inst, &vr_arr, 1, arr), 0);
+        assert_int_equal(fmi_instance_do_step(s.inst, k * 1e-3, 1e-3, &res), 0);
+        assert_int_equal(fmi_recorder_sample(rec, s.inst, (k + 1) * 1e-3), 0);
+    }
+    assert_int_equal(fmi_recorder_rows(rec), (size_t)rows);
+    assert_int_equal(fmi_recorder_finish(rec), 0);
+    assert_int_equal(thread_count(), before); /* joined */
+    fmi_recorder_free(rec);
+    fclose(f);
+    sample_close(&s);
+    unsetenv("FMUGW_RECORDER_SYNC");
+    *len_out = len;
+    return text;
+}
+
+/* The writer thread writes exactly the bytes of the synchronous path, over
+ * many chunks and for a partial last chunk, in both formats. */
+static void test_threaded_same_bytes(void **state)
+{
+    (void)state;
+    static const int rows[] = { 0, 1, 7, 20000 };
+    for (int fmt = 0; fmt < 2; fmt++) {
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            size_t len_sync, len_thread;
+            char *a = record_numeric((fmi_result_format)fmt, true, rows[r], &len_sync);
+            char *b = record_numeric((fmi_result_format)fmt, false, rows[r], &len_thread);
+            assert_int_equal(len_sync, len_thread);
+            assert_memory_equal(a, b, len_sync);
+            if (rows[r] == 20000) {
+                assert_true(len_sync > (size_t)2 << 20); /* several buffers and many chunks */
+                assert_non_null(strstr(a, fmt ? ",null," : ",nan,"));
+                assert_non_null(strstr(a, fmt ? ",null" : ",-inf,"));
+            }
+            free(a);
+            free(b);
+        }
+    }
+}
+
+/* Freeing without finish stops the thread and frees everything (leaks and
+ * races show under the sanitizers). */
+static void test_threaded_free_without_finish(void **state)
+{
+    (void)state;
+    unsetenv("FMUGW_RECORDER_SYNC");
+    sample s;
+    sample_open(&s, "2.0", "BouncingBall");
+    const fmi_model *m = s.fmu->model;
+    int vars[2] = { var_of(m, "h"), var_of(m, "v") };
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int before = thread_count();
+    fmi_recorder *rec = NULL;
+    assert_int_equal(fmi_recorder_new(&rec, m, vars, 2, FMI_RESULT_CSV, f), 0);
+    assert_int_equal(thread_count(), before + 1);
+    assert_int_equal(fmi_instance_enter_initialization(s.inst, 0, 0, 3), 0);
+    assert_int_equal(fmi_instance_exit_initialization(s.inst), 0);
+    for (int k = 0; k < 50000; k++)
+        assert_int_equal(fmi_recorder_sample(rec, s.inst, k * 1e-5), 0);
+    assert_int_equal(fmi_recorder_rows(rec), 50000);
+    fmi_recorder_free(rec);
+    assert_int_equal(thread_count(), before);
+    fclose(f);
+    free(text);
+    sample_close(&s);
+}
+
+/* A write error in the writer thread reaches the caller: sample() fails
+ * with FMUGW_EIO once it hears of it, and finish() reports it. */
+static void test_threaded_write_error(void **state)
+{
+    (void)state;
+    unsetenv("FMUGW_RECORDER_SYNC");
+    FILE *f = fopen("/dev/full", "w");
+    if (!f)
+        skip();
+    sample s;
+    sample_open(&s, "2.0", "BouncingBall");
+    const fmi_model *m = s.fmu->model;
+    int vars[2] = { var_of(m, "h"), var_of(m, "v") };
+    int before = thread_count();
+    fmi_recorder *rec = NULL;
+    assert_int_equal(fmi_recorder_new(&rec, m, vars, 2, FMI_RESULT_CSV, f), 0);
+    assert_int_equal(thread_count(), before + 1);
+    assert_int_equal(fmi_instance_enter_initialization(s.inst, 0, 0, 3), 0);
+    assert_int_equal(fmi_instance_exit_initialization(s.inst), 0);
+    int rc = 0, k;
+    for (k = 0; k < 2000000 && rc == 0; k++)
+        rc = fmi_recorder_sample(rec, s.inst, k * 1e-5);
+    assert_int_equal(rc, FMUGW_EIO); /* well before 2e6 rows (~40 MB) */
+    assert_true(k < 2000000);
+    assert_int_equal(fmi_recorder_finish(rec), FMUGW_EIO);
+    assert_non_null(strstr(fmugw_error_last(), "write"));
+    fmi_recorder_free(rec);
+    fclose(f);
+    sample_close(&s);
+}
+
 /* --- header names from an inline model ----------------------------------- */
 
 static const char arrays_xml[] =
@@ -550,6 +752,10 @@ int main(void)
         cmocka_unit_test(test_many_rows),
         cmocka_unit_test(test_write_error),
         cmocka_unit_test(test_header_names),
+        cmocka_unit_test(test_format_stays_in_32_bytes),
+        cmocka_unit_test(test_threaded_same_bytes),
+        cmocka_unit_test(test_threaded_free_without_finish),
+        cmocka_unit_test(test_threaded_write_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
