@@ -5,9 +5,14 @@
 #include "fmi/fmu.h"
 #include "fmi/run.h"
 #include "fmi/sim_args.h"
+#include "sandbox/sandbox.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +83,69 @@ static int run_in_process(const fmi_sim_args *a, FILE *f, fmi_run_result *res)
     return rc;
 }
 
+static void on_sandbox_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+/* Runs the FMU in the sandbox (src/sandbox): extracted here, simulated by
+ * fmugw-runner in its own namespaces. Returns 0 when the job finished;
+ * otherwise the message is in fmugw_error_last(). */
+static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
+{
+    int rc;
+    fmi_fmu *fmu = NULL;
+    char *scratch = NULL, *runner = NULL, **argv = NULL;
+    sandbox_job job = { 0 };
+    sandbox_limits lim = SANDBOX_LIMITS_INIT;
+
+    if ((rc = fmi_fmu_open(&fmu, a->fmu)))
+        goto out;
+    if ((rc = fmugw_mkdtemp(&scratch, "fmugw-scratch-")))
+        goto out;
+    if ((rc = fmi_sim_args_to_argv(&argv, a, "/job/fmu", a->input_path ? "/job/input.csv" : NULL)))
+        goto out;
+    if (!(runner = sandbox_default_runner())) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "cannot locate fmugw-runner");
+        goto out;
+    }
+    if (!isnan(a->timeout_s))
+        lim.timeout_s = a->timeout_s;
+    if (!isnan(a->cpu_limit_s))
+        lim.cpu_limit_s = a->cpu_limit_s;
+    if (a->memory_limit)
+        lim.memory_limit = a->memory_limit;
+    if (a->output_limit)
+        lim.output_limit = a->output_limit;
+    if (fflush(f) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "writing %s failed: %s", a->output_path, strerror(errno));
+        goto out;
+    }
+    job.runner = runner;
+    job.fmu_dir = fmu->dir;
+    job.input_file = a->input_path;
+    job.scratch_dir = scratch;
+    job.args = argv;
+    job.limits = lim;
+    job.isolate = true;
+    job.result_fd = fileno(f);
+    job.on_log = on_sandbox_log;
+    if ((rc = sandbox_run(&job, rep)))
+        goto out;
+    if (rep->outcome != SANDBOX_FINISHED)
+        rc = fmugw_error_set(FMUGW_EFMU, "%s: %s", sandbox_outcome_name(rep->outcome), rep->message);
+out:
+    if (scratch) {
+        fmugw_rmtree(scratch);
+        free(scratch);
+    }
+    fmi_sim_args_free_argv(argv);
+    free(runner);
+    fmi_fmu_close(fmu);
+    return rc;
+}
+
 int cli_sim(int argc, char **argv)
 {
     int rc = CLI_USAGE;
@@ -85,6 +153,7 @@ int cli_sim(int argc, char **argv)
     FILE *f = NULL;
     char *tmp_path = NULL;
     fmi_run_result res = { 0 };
+    bool sandboxed = false;
 
     if (fmi_sim_args_parse(&a, argc, argv)) {
         cli_error("sim: %s", fmugw_error_last());
@@ -102,15 +171,31 @@ int cli_sim(int argc, char **argv)
         cli_error("cannot write %s: %s", a.output_path, strerror(errno));
         goto out;
     }
-    if (run_in_process(&a, f, &res)) {
-        cli_error("%s", fmugw_error_last());
-        goto out;
+    if (a.no_sandbox) {
+        fprintf(stderr, "fmugw: warning: --no-sandbox runs the FMU inside this process: UNSAFE, "
+                        "for debugging trusted FMUs only\n");
+        if (run_in_process(&a, f, &res)) {
+            cli_error("%s", fmugw_error_last());
+            goto out;
+        }
+    } else {
+        sandbox_report rep;
+        if (run_in_sandbox(&a, f, &rep)) {
+            cli_error("%s", fmugw_error_last());
+            goto out;
+        }
+        res.rows = rep.rows;
+        sandboxed = true;
+        if (!a.quiet && f != stdout)
+            fprintf(stderr, "fmugw: %" PRIu64 " rows written to %s (sandbox: %" PRIu64 " ms wall, %" PRIu64
+                            " ms CPU, %" PRIu64 " KiB peak RSS)\n",
+                    rep.rows, a.output_path, rep.wall_ms, rep.cpu_user_ms + rep.cpu_system_ms, rep.peak_rss_kb);
     }
     if (fflush(f) != 0) {
         cli_error("writing %s failed: %s", a.output_path, strerror(errno));
         goto out;
     }
-    if (!a.quiet && f != stdout)
+    if (!a.quiet && f != stdout && !sandboxed)
         fprintf(stderr, "fmugw: %zu rows written to %s (t = %g%s)\n", res.rows, a.output_path,
                 res.stats.stop_time_reached, res.stats.terminated_by_fmu ? ", terminated by the FMU" : "");
     rc = CLI_OK;

@@ -1,0 +1,52 @@
+/*
+ * log.h - structured JSON log lines (one object per line) for the daemon.
+ *
+ * Every line carries "ts" (RFC 3339 UTC, milliseconds), "level" and "msg",
+ * followed by the caller's fields in insertion order. Lines go to one file
+ * descriptor (stderr unless fmugw_log_set_fd() says otherwise) with a single
+ * write(2) each, so concurrent threads never interleave within a line.
+ * Callers must never pass secrets (API keys, tokens, passwords) as fields:
+ * this module does not filter.
+ */
+#ifndef FMUGW_HTTP_LOG_H
+#define FMUGW_HTTP_LOG_H
+
+#include <jansson.h>
+
+enum fmugw_log_level {
+    FMUGW_LOG_DEBUG = 0,
+    FMUGW_LOG_INFO = 1,
+    FMUGW_LOG_WARN = 2,
+    FMUGW_LOG_ERROR = 3
+};
+
+/** Lines below `level` are dropped (default FMUGW_LOG_INFO). Thread-safe. */
+void fmugw_log_set_level(int level);
+
+/** The current threshold. */
+int fmugw_log_get_level(void);
+
+/** Sends lines to `fd` (default 2). The fd stays the caller's. */
+void fmugw_log_set_fd(int fd);
+
+/** Parses "debug", "info", "warn"/"warning", "error" into *out;
+ *  FMUGW_EINVALID for anything else. */
+int fmugw_log_level_parse(int *out, const char *name);
+
+/** The lowercase name of `level` ("info", ...). Static string. */
+const char *fmugw_log_level_name(int level);
+
+/** Writes one line: ts, level, msg, then the members of `fields` (may be
+ *  NULL). Steals the reference to `fields` whether or not the line is
+ *  written. */
+void fmugw_log_json(int level, const char *msg, json_t *fields);
+
+/** Writes one line with a printf-formatted "msg" and no other fields. */
+void fmugw_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** Formats the current UTC time as RFC 3339 with milliseconds into buf
+ *  (at least 32 bytes). Returns buf. */
+char *fmugw_log_timestamp(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * init.c - the child side of sandbox_run(): pid 1 of the new namespaces
+ * (builds the filesystem view, forks and waits for the runner) and the
+ * runner's last steps before execve (fds, rlimits, capabilities, signals).
+ *
+ * Runs in a raw clone() of a possibly multi-threaded parent: nothing here
+ * allocates or takes a lock (no malloc, no stdio streams, no fork() with
+ * its atfork handlers); snprintf into stack buffers only.
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NEWROOT "/tmp"
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_ASAN 1
+#endif
+#endif
+
+/* Set in the runner child, whose errors go to the log channel as a status
+ * line (fd 4 protocol, see runner.c) instead of the ctl channel. */
+static int in_runner_child;
+
+/* Reports "E what: reason" to the parent and ends init. */
+static void __attribute__((noreturn)) die(const sandbox__child *c, const char *what, const char *arg)
+{
+    char buf[512];
+    int e = errno;
+    const char *reason = strerrordesc_np(e);
+    int n = snprintf(buf, sizeof buf, "%s sandbox setup: %s%s%s: %s\n", in_runner_child ? "@status platform 0" : "E",
+                     what, arg ? " " : "", arg ? arg : "",
+                     reason ? reason : "error");
+    if (n > 0 && c->ctl_w >= 0) {
+        ssize_t w = write(c->ctl_w, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        (void)w;
+    }
+    _exit(2);
+}
+
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every descriptor >= 3 but the ones in keep[] (a concurrent job's
+ * pipe ends, inherited through clone, must not stay open here). */
+static void close_others(int *keep, size_t n)
+{
+    /* insertion sort: n is tiny, and qsort is not async-signal-safe */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && cmp_int(&keep[j - 1], &keep[j]) > 0; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned lo = 3;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+static void set_limit(int res, rlim_t soft, rlim_t hard)
+{
+    struct rlimit rl = { soft, hard };
+    setrlimit(res, &rl);
+}
+
+static void apply_rlimits(const sandbox_limits *l)
+{
+    rlim_t cpu = (rlim_t)ceil(l->cpu_limit_s > 0 ? l->cpu_limit_s : 1);
+    set_limit(RLIMIT_CPU, cpu, cpu + 1); /* SIGXCPU at the limit, SIGKILL a second later */
+#ifndef SANDBOX_ASAN
+    /* ASan reserves terabytes of shadow address space: no RLIMIT_AS there. */
+    if (l->memory_limit)
+        set_limit(RLIMIT_AS, l->memory_limit, l->memory_limit);
+#endif
+    if (l->file_size_limit)
+        set_limit(RLIMIT_FSIZE, l->file_size_limit, l->file_size_limit);
+    if (l->max_open_files)
+        set_limit(RLIMIT_NOFILE, l->max_open_files, l->max_open_files);
+    if (l->max_threads)
+        set_limit(RLIMIT_NPROC, l->max_threads, l->max_threads);
+    set_limit(RLIMIT_CORE, 0, 0);
+    set_limit(RLIMIT_MEMLOCK, 0, 0);
+}
+
+/* No capabilities now, none regained by execve (securebits), none in the
+ * bounding set. Inside the user namespace we are uid 0, so this matters. */
+static int drop_capabilities(void)
+{
+    if (prctl(PR_SET_SECUREBITS, 0x2f /* NOROOT, NOROOT_LOCKED, NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED */,
+              0, 0, 0) != 0)
+        return -1;
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+            return -1;
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* The runner child: fd 0 /dev/null, 1 and 2 and 4 the log pipe, 3 the
+ * result pipe; limits; then execve. Never returns. */
+static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int ctl_w)
+{
+    int r = fcntl(c->result_w, F_DUPFD, 10);
+    int l = fcntl(c->log_w, F_DUPFD, 10);
+    int x = fcntl(c->runner_fd, F_DUPFD_CLOEXEC, 10);
+    int n = open("/dev/null", O_RDWR);
+    if (n < 0) { /* no usable /dev/null: stdin at end of file instead */
+        int p[2];
+        if (pipe(p) == 0) {
+            close(p[1]);
+            n = p[0];
+        }
+    }
+    sandbox__child cc = *c;
+    cc.ctl_w = l; /* errors from here on go to the log channel */
+    in_runner_child = 1;
+    (void)ctl_w;
+    if (r < 0 || l < 0 || x < 0 || n < 0)
+        die(&cc, "descriptors", NULL);
+    if (dup2(n, 0) < 0 || dup2(l, 1) < 0 || dup2(l, 2) < 0 || dup2(r, 3) < 0 || dup2(l, 4) < 0 || dup2(x, 5) < 0 ||
+        fcntl(5, F_SETFD, FD_CLOEXEC) < 0)
+        die(&cc, "dup2", NULL);
+    cc.ctl_w = 4;
+    syscall(SYS_close_range, 6, ~0U, 0);
+    apply_rlimits(&c->limits);
+    if (c->isolate && drop_capabilities() != 0)
+        die(&cc, "dropping capabilities", NULL);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        die(&cc, "no_new_privs", NULL);
+    syscall(SYS_execveat, 5, "", c->args, c->envp, AT_EMPTY_PATH);
+    die(&cc, "execve of the runner", NULL);
+}
+
+/* A bind mount made read-only (and nosuid, nodev) in a second step, as
+ * bind mounts need; flags the source mount already has are kept, since a
+ * user namespace may not clear them. */
+static void bind_ro(const sandbox__child *c, const char *src, const char *dst, bool rec)
+{
+    struct statvfs sv;
+    if (mount(src, dst, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) != 0)
+        die(c, "bind mount", dst);
+    unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
+    if (statvfs(dst, &sv) == 0) {
+        if (sv.f_flag & ST_NOEXEC)
+            fl |= MS_NOEXEC;
+        if (sv.f_flag & ST_NOATIME)
+            fl |= MS_NOATIME;
+        if (sv.f_flag & ST_NODIRATIME)
+            fl |= MS_NODIRATIME;
+        if (sv.f_flag & ST_RELATIME)
+            fl |= MS_RELATIME;
+    }
+    if (mount(NULL, dst, NULL, fl, NULL) != 0)
+        die(c, "read-only remount", dst);
+}
+
+static void make_dir(const sandbox__child *c, const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) != 0 && errno != EEXIST)
+        die(c, "mkdir", path);
+}
+
+static void make_file(const sandbox__child *c, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die(c, "create", path);
+    close(fd);
+}
+
+/* Attaches a detached tree prepared by the parent, or binds the host path
+ * (opened earlier as host_fd) when there is none. */
+static void attach(const sandbox__child *c, int tree, int host_fd, const char *dst, bool ro)
+{
+    if (tree >= 0) {
+        if (syscall(SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            die(c, "move_mount", dst);
+        return;
+    }
+    char src[64];
+    snprintf(src, sizeof src, "/proc/self/fd/%d", host_fd);
+    if (ro) {
+        bind_ro(c, src, dst, true);
+    } else {
+        if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) != 0)
+            die(c, "bind mount", dst);
+    }
+}
+
+/* /lib, /lib64, /bin ...: recreated as the same symlinks (merged /usr), or
+ * bound read-only when they are real directories. */
+static void link_or_bind(const sandbox__child *c, const char *name)
+{
+    char host[64], dst[96], target[256];
+    struct stat st;
+    snprintf(host, sizeof host, "/%s", name);
+    snprintf(dst, sizeof dst, NEWROOT "/%s", name);
+    if (lstat(host, &st) != 0)
+        return;
+    if (S_ISLNK(st.st_mode)) {
+        ssize_t n = readlink(host, target, sizeof target - 1);
+        if (n <= 0)
+            die(c, "readlink", host);
+        target[n] = 0;
+        if (symlink(target, dst) != 0)
+            die(c, "symlink", dst);
+    } else if (S_ISDIR(st.st_mode)) {
+        make_dir(c, dst, 0755);
+        bind_ro(c, host, dst, true);
+    }
+}
+
+static void build_root(const sandbox__child *c)
+{
+    int fmu_fd = -1, input_fd = -1, scratch_fd = -1;
+    /* Host paths without a prepared tree: open them before NEWROOT hides
+     * anything (bound through /proc/self/fd, which must be in this mount
+     * namespace: hence opened here, not by the parent). */
+    if (c->fmu_tree < 0 && (fmu_fd = open(c->fmu_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        die(c, "open", c->fmu_dir);
+    if (c->input_file && c->input_tree < 0 && (input_fd = open(c->input_file, O_PATH | O_CLOEXEC)) < 0)
+        die(c, "open", c->input_file);
+    if (c->scratch_dir && c->scratch_tree < 0 &&
+        (scratch_fd = open(c->scratch_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        die(c, "open", c->scratch_dir);
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        die(c, "making mounts private", NULL);
+    if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=64,mode=0755") != 0)
+        die(c, "tmpfs root", NULL);
+    make_dir(c, NEWROOT "/usr", 0755);
+    bind_ro(c, "/usr", NEWROOT "/usr", true);
+    static const char *const top[] = { "lib", "lib64", "lib32", "libx32", "bin", "sbin" };
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        link_or_bind(c, top[i]);
+    make_dir(c, NEWROOT "/etc", 0755);
+    if (access("/etc/ld.so.cache", F_OK) == 0) {
+        make_file(c, NEWROOT "/etc/ld.so.cache");
+        bind_ro(c, "/etc/ld.so.cache", NEWROOT "/etc/ld.so.cache", false);
+    }
+    make_dir(c, NEWROOT "/job", 0755);
+    make_dir(c, NEWROOT "/job/fmu", 0755);
+    attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu", true);
+    if (c->input_file) {
+        make_file(c, NEWROOT "/job/input.csv");
+        attach(c, c->input_tree, input_fd, NEWROOT "/job/input.csv", true);
+    }
+    make_dir(c, NEWROOT "/job/scratch", 0755);
+    if (c->scratch_dir) {
+        attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
+    } else {
+        char opts[64];
+        snprintf(opts, sizeof opts, "size=%llu,mode=0700",
+                 (unsigned long long)(c->limits.file_size_limit ? c->limits.file_size_limit : 64u << 20));
+        if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+            die(c, "tmpfs scratch", NULL);
+    }
+    if (symlink("job/scratch", NEWROOT "/tmp") != 0)
+        die(c, "symlink", "/tmp");
+    make_dir(c, NEWROOT "/dev", 0755);
+    static const char *const devs[] = { "null", "zero", "urandom" };
+    for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+        char src[32], dst[64];
+        snprintf(src, sizeof src, "/dev/%s", devs[i]);
+        snprintf(dst, sizeof dst, NEWROOT "/dev/%s", devs[i]);
+        struct stat st;
+        if (stat(src, &st) != 0 || !S_ISCHR(st.st_mode))
+            continue; /* a host whose /dev/null is a plain file: do not share that file */
+        make_file(c, dst);
+        if (mount(src, dst, NULL, MS_BIND, NULL) != 0)
+            die(c, "bind mount", dst);
+    }
+    make_dir(c, NEWROOT "/proc", 0555);
+    if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        die(c, "mount", "/proc");
+    if (chdir(NEWROOT) != 0)
+        die(c, "chdir", NEWROOT);
+    if (syscall(SYS_pivot_root, ".", ".") != 0)
+        die(c, "pivot_root", NULL);
+    if (umount2(".", MNT_DETACH) != 0) /* the old root, stacked under the new one */
+        die(c, "detaching the old root", NULL);
+    if (chdir("/") != 0 || mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0)
+        die(c, "read-only root", NULL);
+    if (sethostname("sandbox", 7) != 0)
+        die(c, "sethostname", NULL);
+    if (chdir("/job/scratch") != 0)
+        die(c, "chdir", "/job/scratch");
+    if (fmu_fd >= 0)
+        close(fmu_fd);
+    if (input_fd >= 0)
+        close(input_fd);
+    if (scratch_fd >= 0)
+        close(scratch_fd);
+}
+
+void sandbox__init_main(const sandbox__child *c)
+{
+    int keep[] = { c->fmu_tree, c->input_tree, c->scratch_tree, c->runner_fd,
+                   c->result_w, c->log_w, c->ctl_w, c->sync_r };
+    char b;
+    reset_signals();
+    close_others(keep, sizeof keep / sizeof keep[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (read(c->sync_r, &b, 1) != 1) /* parent gone, or it could not map our ids */
+        _exit(2);
+    close(c->sync_r);
+    /* Become uid/gid 0 of the new namespace (nobody outside, or the
+     * caller's own uid when it is not root), with no supplementary groups
+     * (setgroups is denied, and needless, when the caller is not root). */
+    if (setgroups(0, NULL) != 0 && errno != EPERM)
+        die(c, "setgroups", NULL);
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+        die(c, "setresuid", NULL);
+    build_root(c);
+
+    /* A raw clone, not fork(): no atfork handlers in this child. */
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0)
+        die(c, "fork of the runner", NULL);
+    if (pid == 0)
+        exec_runner(c, c->ctl_w);
+    close(c->result_w);
+    close(c->log_w);
+    for (;;) {
+        int st;
+        pid_t w = waitpid(-1, &st, 0);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            die(c, "waitpid", NULL);
+        if (w == pid) {
+            char buf[32];
+            int n = snprintf(buf, sizeof buf, "X %d\n", st);
+            ssize_t wr = write(c->ctl_w, buf, (size_t)n);
+            (void)wr;
+            _exit(0);
+        }
+    }
+}
+
+void sandbox__plain_main(const sandbox__child *c)
+{
+    int keep[] = { c->runner_fd, c->result_w, c->log_w };
+    in_runner_child = 1;
+    reset_signals();
+    close_others(keep, sizeof keep / sizeof keep[0]);
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (c->scratch_dir && chdir(c->scratch_dir) != 0) {
+        sandbox__child cc = *c;
+        cc.ctl_w = c->log_w;
+        die(&cc, "chdir", c->scratch_dir);
+    }
+    exec_runner(c, -1);
+}

@@ -1,0 +1,20 @@
+/*
+ * policy.h - the runner's seccomp allow-list (libseccomp).
+ *
+ * Installed by fmugw-runner after it has parsed its arguments and the
+ * model description and before any FMU code is loaded. Everything not on
+ * the list kills the whole process (SIGSYS); see docs/sandbox.md for the
+ * list and why each blocked class is blocked.
+ */
+#ifndef FMUGW_SANDBOX_POLICY_H
+#define FMUGW_SANDBOX_POLICY_H
+
+#include <stddef.h>
+
+/** Sets PR_SET_NO_NEW_PRIVS and loads the allow-list for the calling
+ *  process (all its threads). On failure returns FMUGW_ERROR with the
+ *  reason in fmugw_error_last(); nothing is half-installed that would let
+ *  FMU code run unfiltered (the caller must exit). */
+int sandbox_policy_install(void);
+
+#endif

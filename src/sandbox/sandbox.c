@@ -1,0 +1,543 @@
+/*
+ * sandbox.c - the parent side of sandbox_run(): prepares the child's view
+ * (detached, id-mapped mount trees when running as root), clones pid 1 of
+ * the new namespaces (init.c), writes its uid/gid maps, then streams the
+ * result and log pipes with the output cap and the wall-clock deadline,
+ * reaps, meters and classifies the outcome. See sandbox.h and
+ * docs/sandbox.md.
+ */
+#include "sandbox.h"
+
+#include "init.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SANDBOX_UID 65534 /* nobody: what uid 0 inside is outside */
+
+#define OPEN_TREE_CLONE 1
+#define AT_RECURSIVE_ 0x8000
+#define MOUNT_ATTR_RDONLY_ 0x00000001
+#define MOUNT_ATTR_NOSUID_ 0x00000002
+#define MOUNT_ATTR_NODEV_ 0x00000004
+#define MOUNT_ATTR_IDMAP_ 0x00100000
+
+struct mount_attr_ {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+const char *sandbox_outcome_name(sandbox_outcome o)
+{
+    static const char *const names[] = { "finished", "fmu_error", "timeout", "cpu_limit", "memory_limit",
+                                         "output_limit", "forbidden_syscall", "crashed", "platform_error" };
+    return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "unknown";
+}
+
+char *sandbox_default_runner(void)
+{
+    const char *env = getenv("FMUGW_RUNNER");
+    if (env && *env)
+        return strdup(env);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = 0;
+    const char *dir = dirname(self);
+    size_t len = strlen(dir) + sizeof "/fmugw-runner";
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/fmugw-runner", dir);
+    return p;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* uid/gid 0 inside -> `outside` outside. An unprivileged caller must deny
+ * setgroups first; root keeps it so init can clear its groups. */
+static int write_id_maps(pid_t pid, unsigned outside)
+{
+    char path[64], map[64];
+    snprintf(map, sizeof map, "0 %u 1\n", outside);
+    snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
+    if (geteuid() != 0 && write_file(path, "deny") != 0 && errno != ENOENT)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+    if (write_file(path, map) != 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+    return write_file(path, map);
+}
+
+/* --- id-mapped trees (root only) ---------------------------------------
+ * As root, the FMU files belong to root and are private (0600); the job
+ * runs as nobody. Instead of changing their modes, the parent hands init
+ * detached mounts whose ownership is shifted by a user namespace mapping
+ * 0 -> nobody: inside, the job owns them. The namespace is made once per
+ * process by a short-lived child and kept as an fd. */
+static pthread_once_t idmap_once = PTHREAD_ONCE_INIT;
+static int idmap_fd = -1;
+
+static void make_idmap_ns(void)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return;
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        char b;
+        close(p[1]);
+        ssize_t r = read(p[0], &b, 1); /* wait until the parent has looked */
+        (void)r;
+        _exit(0);
+    }
+    close(p[0]);
+    if (pid > 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        if (write_id_maps(pid, SANDBOX_UID) == 0)
+            idmap_fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    close(p[1]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+/* A detached copy of `path`, id-mapped and with `attrs`; -1 if not possible. */
+static int make_tree(const char *path, uint64_t attrs)
+{
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE_);
+    if (fd < 0)
+        return -1;
+    struct mount_attr_ a = { attrs | MOUNT_ATTR_IDMAP_, 0, 0, (uint64_t)idmap_fd };
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE_, &a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* --- the log channel ---------------------------------------------------- */
+typedef struct {
+    const sandbox_job *job;
+    char buf[4096];
+    size_t len;
+    bool nomem;
+    bool loader_nomem; /* ld.so could not map a library: the limit is below what the runner needs */
+    bool have_status;
+    char status_kind[16];
+    uint64_t status_rows;
+    char status_msg[900];
+} log_state;
+
+static void log_line(log_state *ls, char *line)
+{
+    if (!strncmp(line, "@log ", 5)) {
+        if (ls->job->on_log)
+            ls->job->on_log(ls->job->log_ctx, line + 5);
+    } else if (!strcmp(line, "@nomem")) {
+        ls->nomem = true;
+    } else if (!strncmp(line, "@status ", 8)) {
+        char *p = line + 8, *end;
+        size_t k = strcspn(p, " ");
+        ls->have_status = true;
+        snprintf(ls->status_kind, sizeof ls->status_kind, "%.*s", (int)k, p);
+        p += k;
+        ls->status_rows = strtoull(p, &end, 10);
+        p = end;
+        while (*p == ' ')
+            p++;
+        snprintf(ls->status_msg, sizeof ls->status_msg, "%s", p);
+    } else {
+        if (!ls->have_status && strstr(line, "error while loading shared libraries") &&
+            (strstr(line, "failed to map") || strstr(line, "cannot allocate")))
+            ls->loader_nomem = true;
+        if (ls->job->on_log)
+            ls->job->on_log(ls->job->log_ctx, line); /* the FMU's own stdout/stderr */
+    }
+}
+
+static void log_feed(log_state *ls, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = data[i];
+        if (ch == '\n' || ls->len == sizeof ls->buf - 1) {
+            ls->buf[ls->len] = 0;
+            log_line(ls, ls->buf);
+            ls->len = 0;
+            if (ch == '\n')
+                continue;
+        }
+        ls->buf[ls->len++] = ch;
+    }
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static const char *signal_name(int sig)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    return abbrev ? abbrev : "unknown";
+}
+
+/* Runner argv for the plain mode: the /job paths replaced by host paths. */
+static char **plain_args(const sandbox_job *job)
+{
+    size_t n = 0;
+    while (job->args[n])
+        n++;
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = job->args[i];
+        if (!strcmp(a, "/job/fmu"))
+            a = job->fmu_dir;
+        else if (job->input_file && !strcmp(a, "/job/input.csv"))
+            a = job->input_file;
+        v[i] = (char *)a;
+    }
+    return v;
+}
+
+static int platform_error(sandbox_report *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int platform_error(sandbox_report *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    r->outcome = SANDBOX_PLATFORM_ERROR;
+    return fmugw_error_set(code, "%s", r->message);
+}
+
+static void classify(sandbox_report *r, const sandbox_job *job, const log_state *ls, int st, bool killed_timeout,
+                     bool killed_output, double cpu_s)
+{
+    const char *fmu_msg = ls->have_status && *ls->status_msg ? ls->status_msg : NULL;
+    r->rows = ls->status_rows;
+    if (killed_timeout) {
+        r->outcome = SANDBOX_TIMEOUT;
+        snprintf(r->message, sizeof r->message, "the job ran past its wall-clock limit of %g s and was killed",
+                 job->limits.timeout_s);
+    } else if (killed_output) {
+        r->outcome = SANDBOX_OUTPUT_LIMIT;
+        snprintf(r->message, sizeof r->message,
+                 "the job wrote more than its output limit of %" PRIu64 " bytes (results + log) and was killed",
+                 job->limits.output_limit);
+    } else if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        r->signal = sig;
+        if (sig == SIGSYS) {
+            r->outcome = SANDBOX_FORBIDDEN_SYSCALL;
+            snprintf(r->message, sizeof r->message,
+                     "the FMU made a forbidden system call and was killed (SIGSYS from the seccomp policy)");
+        } else if (sig == SIGXCPU || (sig == SIGKILL && cpu_s >= ceil(job->limits.cpu_limit_s))) {
+            r->outcome = SANDBOX_CPU_LIMIT;
+            snprintf(r->message, sizeof r->message, "the job used up its CPU limit of %g s and was killed",
+                     job->limits.cpu_limit_s);
+        } else if (ls->nomem) {
+            r->outcome = SANDBOX_MEMORY_LIMIT;
+            snprintf(r->message, sizeof r->message,
+                     "the FMU crashed (SIG%s) after an allocation failed under the memory limit of %" PRIu64 " bytes",
+                     signal_name(sig), job->limits.memory_limit);
+        } else {
+            r->outcome = SANDBOX_CRASHED;
+            snprintf(r->message, sizeof r->message, "the FMU crashed: killed by signal SIG%s (%d)", signal_name(sig),
+                     sig);
+        }
+    } else {
+        int code = WEXITSTATUS(st);
+        r->exit_code = code;
+        if (code == 0 && ls->have_status && !strcmp(ls->status_kind, "ok")) {
+            r->outcome = SANDBOX_FINISHED;
+            snprintf(r->message, sizeof r->message, "finished: %" PRIu64 " rows", r->rows);
+        } else if (code == 3 || (code != 0 && ls->nomem) || (code == 127 && ls->loader_nomem)) {
+            r->outcome = SANDBOX_MEMORY_LIMIT;
+            snprintf(r->message, sizeof r->message, "an allocation failed under the memory limit of %" PRIu64
+                     " bytes%s%s", job->limits.memory_limit, fmu_msg ? ": " : "", fmu_msg ? fmu_msg : "");
+        } else if (code == 2) {
+            r->outcome = SANDBOX_PLATFORM_ERROR;
+            snprintf(r->message, sizeof r->message, "%s", fmu_msg ? fmu_msg : "the runner could not start");
+        } else if (code == 1 && fmu_msg) {
+            r->outcome = SANDBOX_FMU_ERROR;
+            snprintf(r->message, sizeof r->message, "%s", fmu_msg);
+        } else {
+            r->outcome = SANDBOX_FMU_ERROR;
+            snprintf(r->message, sizeof r->message, "the FMU ended the process early (exit code %d)", code);
+        }
+    }
+}
+
+int sandbox_run(const sandbox_job *job, sandbox_report *r)
+{
+    int rc = 0;
+    int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
+    sandbox__child c;
+    char **pargs = NULL;
+    pid_t pid = -1;
+    uint64_t t0 = now_ms();
+    log_state *ls = NULL;
+    static char *const envp_isolated[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
+    static char *const envp_plain[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/tmp", "FMUGW_RUNNER_PLAIN=1", NULL };
+
+    memset(r, 0, sizeof *r);
+    memset(&c, 0, sizeof c);
+    c.fmu_tree = c.input_tree = c.scratch_tree = c.runner_fd = -1;
+    c.limits = job->limits;
+    c.isolate = job->isolate;
+    c.fmu_dir = job->fmu_dir;
+    c.input_file = job->input_file;
+    c.scratch_dir = job->scratch_dir;
+    c.args = job->args;
+    c.envp = job->isolate ? envp_isolated : envp_plain;
+
+    if (!job->runner || !job->fmu_dir || !job->args || !job->args[0]) {
+        rc = platform_error(r, FMUGW_EINVALID, "sandbox: runner, fmu_dir and args are required");
+        goto out;
+    }
+    if (!(ls = calloc(1, sizeof *ls))) {
+        rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
+        goto out;
+    }
+    ls->job = job;
+    if ((c.runner_fd = open(job->runner, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = platform_error(r, FMUGW_ENOTFOUND, "sandbox: cannot open the runner %s: %s", job->runner,
+                            strerror(errno));
+        goto out;
+    }
+    if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC)) {
+        rc = platform_error(r, FMUGW_ERROR, "sandbox: pipe: %s", strerror(errno));
+        goto out;
+    }
+    c.result_w = res_p[1];
+    c.log_w = log_p[1];
+    c.ctl_w = ctl_p[1];
+    c.sync_r = sync_p[0];
+
+    if (job->isolate) {
+        if (geteuid() == 0) {
+            pthread_once(&idmap_once, make_idmap_ns);
+            if (idmap_fd < 0) {
+                rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the id-mapping user namespace: %s",
+                                    strerror(errno));
+                goto out;
+            }
+            uint64_t ro = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_;
+            if ((c.fmu_tree = make_tree(job->fmu_dir, ro)) < 0 ||
+                (job->input_file && (c.input_tree = make_tree(job->input_file, ro)) < 0) ||
+                (job->scratch_dir &&
+                 (c.scratch_tree = make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_)) < 0)) {
+                rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot prepare an id-mapped mount of the job files: %s",
+                                    strerror(errno));
+                goto out;
+            }
+        }
+        pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC |
+                                            CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
+        if (pid == 0)
+            sandbox__init_main(&c);
+    } else {
+        if (!(pargs = plain_args(job))) {
+            rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
+            goto out;
+        }
+        c.args = pargs;
+        pid = fork();
+        if (pid == 0)
+            sandbox__plain_main(&c);
+    }
+    if (pid < 0) {
+        rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the job process: %s", strerror(errno));
+        goto out;
+    }
+    close(res_p[1]);
+    close(log_p[1]);
+    close(ctl_p[1]);
+    close(sync_p[0]);
+    res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = -1;
+    if (job->isolate) {
+        unsigned outside = geteuid() == 0 ? SANDBOX_UID : (unsigned)geteuid();
+        if (write_id_maps(pid, outside) != 0) {
+            rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot write the uid/gid maps: %s", strerror(errno));
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+            goto out;
+        }
+        if (write(sync_p[1], "g", 1) != 1) {
+            rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot start init: %s", strerror(errno));
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+            goto out;
+        }
+    }
+
+    /* Stream until every channel is closed. */
+    uint64_t deadline = t0 + (uint64_t)llround((job->limits.timeout_s > 0 ? job->limits.timeout_s : 60) * 1000);
+    bool killed_timeout = false, killed_output = false, write_failed = false, killed = false;
+    char ctl_buf[1024];
+    size_t ctl_len = 0;
+    struct pollfd pf[3] = { { res_p[0], POLLIN, 0 }, { log_p[0], POLLIN, 0 }, { ctl_p[0], POLLIN, 0 } };
+    int open_fds = 3;
+    char *buf = malloc(65536);
+    if (!buf) {
+        rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
+        kill(job->isolate ? pid : -pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        pid = -1;
+        goto out;
+    }
+    while (open_fds > 0) {
+        uint64_t now = now_ms();
+        int wait_ms = -1;
+        if (!killed)
+            wait_ms = now >= deadline ? 0 : (int)(deadline - now);
+        int n = poll(pf, 3, wait_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 && !killed) {
+            killed_timeout = killed = true;
+            kill(job->isolate ? pid : -pid, SIGKILL);
+            continue;
+        }
+        for (int i = 0; i < 3; i++) {
+            if (pf[i].fd < 0 || !pf[i].revents)
+                continue;
+            ssize_t got = read(pf[i].fd, buf, 65536);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                pf[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+            if (i == 0) {
+                r->output_bytes += (uint64_t)got;
+                if (!write_failed && job->result_fd >= 0 && write_all(job->result_fd, buf, (size_t)got) != 0) {
+                    write_failed = true;
+                    snprintf(r->message, sizeof r->message, "sandbox: writing the results failed: %s",
+                             strerror(errno));
+                }
+            } else if (i == 1) {
+                r->log_bytes += (uint64_t)got;
+                log_feed(ls, buf, (size_t)got);
+            } else {
+                size_t room = sizeof ctl_buf - 1 - ctl_len;
+                size_t take = (size_t)got < room ? (size_t)got : room;
+                memcpy(ctl_buf + ctl_len, buf, take);
+                ctl_len += take;
+            }
+            if (!killed && (write_failed || r->output_bytes + r->log_bytes > job->limits.output_limit)) {
+                killed_output = !write_failed;
+                killed = true;
+                kill(job->isolate ? pid : -pid, SIGKILL);
+            }
+        }
+    }
+    free(buf);
+    if (ls->len) {
+        ls->buf[ls->len] = 0;
+        log_line(ls, ls->buf);
+    }
+
+    int st = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
+        ;
+    pid = -1;
+    r->wall_ms = now_ms() - t0;
+    r->cpu_user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000;
+    r->cpu_system_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
+    r->peak_rss_kb = (uint64_t)ru.ru_maxrss;
+    double cpu_s = (double)(r->cpu_user_ms + r->cpu_system_ms) / 1000.0;
+
+    int runner_st = st;
+    bool have_runner = true;
+    ctl_buf[ctl_len] = 0;
+    if (job->isolate) {
+        char *x = strstr(ctl_buf, "X ");
+        have_runner = x && (x == ctl_buf || x[-1] == '\n');
+        if (have_runner)
+            runner_st = atoi(x + 2);
+    }
+    if (write_failed) {
+        r->outcome = SANDBOX_PLATFORM_ERROR;
+        rc = fmugw_error_set(FMUGW_EIO, "%s", r->message);
+    } else if (!have_runner && !killed) {
+        char *e = ctl_buf[0] == 'E' ? ctl_buf + 2 : NULL;
+        if (e)
+            e[strcspn(e, "\n")] = 0;
+        rc = platform_error(r, FMUGW_ERROR, "%s", e ? e : "sandbox: init ended without reporting");
+    } else {
+        classify(r, job, ls, runner_st, killed_timeout, killed_output, cpu_s);
+        if (r->outcome == SANDBOX_PLATFORM_ERROR)
+            rc = fmugw_error_set(FMUGW_ERROR, "%s", r->message);
+    }
+out:
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    int fds[] = { res_p[0], res_p[1], log_p[0], log_p[1], ctl_p[0], ctl_p[1], sync_p[0], sync_p[1],
+                  c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(pargs);
+    free(ls);
+    if (!r->wall_ms)
+        r->wall_ms = now_ms() - t0;
+    return rc;
+}

@@ -1,0 +1,194 @@
+/*
+ * main.c - fmugwd, the FMU Gateway daemon: parses the command line, loads
+ * the configuration (defaults < file < environment < flags), prepares the
+ * data directory, starts the HTTP server with the operational routes, logs
+ * one "listening" line with the bound address (tests read the real port
+ * from it when port 0 was asked) and shuts down gracefully on SIGINT or
+ * SIGTERM. Resource routes (auth, /fmu ...) and the `admin` subcommands
+ * are wired in by the integration step at the places marked INTEGRATION.
+ */
+#include "http/health.h"
+#include "http/log.h"
+#include "http/server.h"
+#include "server/config.h"
+#include "util/error.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FMUGWD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: fmugwd [--config FILE] [--data-dir DIR] [--listen ADDR:PORT]\n"
+            "              [--role all|api|worker] [--threads N] [--log-level LEVEL]\n"
+            "              [--openapi FILE]\n"
+            "       fmugwd admin ...      (administration; see docs)\n"
+            "       fmugwd --version | --help\n"
+            "Configuration: defaults < --config file (key = value) < FMUGW_* environment < flags.\n");
+}
+
+/* Readiness of the embedded role: the data directory is usable.
+ * INTEGRATION: replace/extend with a database ping and a blob-store check. */
+static int ready_check(void *ud, char *why, size_t why_size)
+{
+    const fmugw_config *cfg = ud;
+    if (access(cfg->data_dir, R_OK | W_OK | X_OK) != 0) {
+        snprintf(why, why_size, "data directory not writable");
+        return 1;
+    }
+    return 0;
+}
+
+static int admin_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    /* INTEGRATION: `fmugwd admin --data-dir DIR account|credits|key|audit ...`. */
+    fprintf(stderr, "fmugwd admin: not implemented yet\n");
+    return 2;
+}
+
+static void log_error(const char *what)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "error", json_string(fmugw_error_last()));
+    fmugw_log_json(FMUGW_LOG_ERROR, what, f);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CONFIG = 1000, OPT_DATA_DIR, OPT_LISTEN, OPT_ROLE, OPT_THREADS, OPT_LOG_LEVEL,
+           OPT_OPENAPI, OPT_VERSION, OPT_HELP };
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "data-dir", required_argument, NULL, OPT_DATA_DIR },
+        { "listen", required_argument, NULL, OPT_LISTEN },
+        { "role", required_argument, NULL, OPT_ROLE },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "openapi", required_argument, NULL, OPT_OPENAPI },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    /* Flags are applied after the file and the environment: keep them. */
+    struct { const char *key, *value; } flags[16];
+    size_t nflags = 0;
+    const char *config_path = getenv("FMUGW_CONFIG");
+    fmugw_config *cfg = NULL;
+    http_server *srv = NULL;
+    int rc = 1, opt;
+
+    if (argc > 1 && strcmp(argv[1], "admin") == 0)
+        return admin_main(argc - 1, argv + 1);
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        const char *key = NULL;
+        switch (opt) {
+        case OPT_CONFIG: config_path = optarg; break;
+        case OPT_DATA_DIR: key = "data_dir"; break;
+        case OPT_LISTEN: key = "listen"; break;
+        case OPT_ROLE: key = "role"; break;
+        case OPT_THREADS: key = "threads"; break;
+        case OPT_LOG_LEVEL: key = "log_level"; break;
+        case OPT_OPENAPI: key = "openapi_path"; break;
+        case OPT_VERSION: printf("fmugwd %s\n", FMUGWD_VERSION); return 0;
+        case OPT_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (key && nflags < sizeof flags / sizeof flags[0]) {
+            flags[nflags].key = key;
+            flags[nflags++].value = optarg;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fmugwd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    if (config_new(&cfg) != 0 ||
+        (config_path && config_load_file(cfg, config_path) != 0) ||
+        config_load_env(cfg) != 0) {
+        log_error("configuration");
+        rc = 2;
+        goto out;
+    }
+    for (size_t i = 0; i < nflags; i++) {
+        if (config_set(cfg, flags[i].key, flags[i].value) != 0) {
+            log_error("configuration");
+            rc = 2;
+            goto out;
+        }
+    }
+    fmugw_log_set_level(cfg->log_level);
+    fmugw_log_json(FMUGW_LOG_INFO, "configuration", json_pack("{s:o}", "config", config_dump(cfg)));
+    if (config_prepare_data_dir(cfg) != 0) {
+        log_error("data directory");
+        goto out;
+    }
+
+    /* Block the stop signals in every thread (MHD's workers inherit this
+     * mask); the main thread takes them with sigwait(). */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    http_server_options so = {
+        .listen = cfg->listen,
+        .threads = cfg->threads,
+        .connection_memory = cfg->max_header_bytes,
+        .timeout_s = cfg->timeout_s,
+        .max_connections = cfg->max_connections,
+        .per_ip_connections = cfg->per_ip_connections,
+        .max_body = cfg->max_body_bytes,
+        .json_max_depth = cfg->json_max_depth,
+        /* INTEGRATION: .before = auth + rate limiting (HTTP_ROUTE_NEEDS_AUTH). */
+    };
+    http_health_options ho = { .openapi_path = cfg->openapi_path, .ready = ready_check,
+                               .ready_ud = cfg };
+    if (http_server_new(&srv, &so) != 0 || http_health_routes_add(srv, &ho) != 0) {
+        log_error("server setup");
+        goto out;
+    }
+    /* INTEGRATION: open the store, then add the resource routes here
+     * (role all/api: auth, /fmu ...; role worker: job consumers). */
+    if (http_server_start(srv) != 0) {
+        log_error("listen");
+        goto out;
+    }
+    fmugw_log_json(FMUGW_LOG_INFO, "listening",
+                   json_pack("{s:s,s:i,s:s,s:i,s:s}", "address", http_server_address(srv),
+                             "port", (int)http_server_port(srv), "role",
+                             config_role_name(cfg->role), "pid", (int)getpid(), "version",
+                             FMUGWD_VERSION));
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    fmugw_log_json(FMUGW_LOG_INFO, "shutting down",
+                   json_pack("{s:s,s:i,s:i}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                             "in_flight", (int)http_server_in_flight(srv), "grace_s",
+                             (int)cfg->shutdown_grace_s));
+    if (http_server_shutdown(srv, cfg->shutdown_grace_s * 1000u) != 0) {
+        log_error("shutdown");
+        rc = 1;
+    } else {
+        rc = 0;
+    }
+    fmugw_log_json(FMUGW_LOG_INFO, "stopped", NULL);
+out:
+    http_server_free(srv);
+    config_free(cfg);
+    return rc;
+}

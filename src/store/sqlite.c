@@ -1,0 +1,357 @@
+/*
+ * sqlite.c - the SQLite backend of the SQL seam (db_backend.h): opens
+ * `sqlite:///abs/path.db` with WAL, synchronous=FULL, foreign keys and a
+ * busy timeout, rewrites `$N` parameters to `?N`, and maps SQLite result
+ * codes to FMUGW_E* codes. See db.h for the thread rule (one thread per
+ * connection at a time).
+ */
+#include "db_backend.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+typedef struct {
+    struct db_conn base;
+    sqlite3 *h;
+} sq_conn;
+
+typedef struct {
+    struct db_stmt base;
+    sqlite3_stmt *s;
+} sq_stmt;
+
+static sqlite3 *H(db_conn *c)
+{
+    return ((sq_conn *)c)->h;
+}
+
+static sqlite3_stmt *S(db_stmt *st)
+{
+    return ((sq_stmt *)st)->s;
+}
+
+/* Maps an SQLite result code to an FMUGW_E* code and records a message. */
+static int sq_error(sqlite3 *h, int rc, const char *what)
+{
+    int ext = h ? sqlite3_extended_errcode(h) : rc;
+    const char *msg = h ? sqlite3_errmsg(h) : sqlite3_errstr(rc);
+    int code;
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        code = (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) ? FMUGW_EEXISTS
+                                                                                         : FMUGW_EINVALID;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = FMUGW_ECONFLICT;
+        break;
+    case SQLITE_NOMEM:
+        code = FMUGW_ENOMEM;
+        break;
+    case SQLITE_ERROR:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+        code = FMUGW_EINVALID;
+        break;
+    default:
+        code = FMUGW_EIO;
+    }
+    return fmugw_error_set(code, "sqlite: %s: %s", what, msg);
+}
+
+/* Rewrites `$N` to `?N` outside '...' literals, "..." identifiers and
+ * comments. The result is malloc'd (same length). */
+static char *rewrite_params(const char *sql)
+{
+    size_t n = strlen(sql);
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, sql, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        char ch = out[i];
+        if (ch == '\'' || ch == '"') {
+            for (i++; i < n && out[i] != ch; i++)
+                ; /* a doubled quote simply closes and reopens */
+        } else if (ch == '-' && out[i + 1] == '-') {
+            while (i < n && out[i] != '\n')
+                i++;
+        } else if (ch == '/' && out[i + 1] == '*') {
+            for (i += 2; i + 1 < n && !(out[i] == '*' && out[i + 1] == '/'); i++)
+                ;
+            i++;
+        } else if (ch == '$' && out[i + 1] >= '0' && out[i + 1] <= '9') {
+            out[i] = '?';
+        }
+    }
+    return out;
+}
+
+static int sq_exec(db_conn *c, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(H(c), sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        int code = sq_error(H(c), rc, "exec");
+        sqlite3_free(err);
+        return code;
+    }
+    return 0;
+}
+
+/* Reads one PRAGMA's text value into buf, to check that a setting took. */
+static int pragma_value(sqlite3 *h, const char *sql, char *buf, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &s, NULL);
+    buf[0] = '\0';
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        snprintf(buf, cap, "%s", t ? (const char *)t : "");
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_DONE)
+        rc = sq_error(h, rc, sql);
+    else
+        rc = 0;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int sq_open(db_conn **out, const char *rest)
+{
+    /* sqlite:///abs/path.db -> rest = "/abs/path.db" */
+    int rc = 0;
+    sq_conn *c = NULL;
+    char val[32];
+    if (rest[0] != '/' || rest[1] == '\0')
+        return fmugw_error_set(FMUGW_EINVALID, "sqlite URL must name an absolute file: sqlite:///abs/path.db");
+
+    /* Create the file ourselves so it (and the -wal/-shm files SQLite
+     * derives from its mode) is private to the service. */
+    int fd = open(rest, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fmugw_error_set(FMUGW_EIO, "cannot open database %s: %s", rest, strerror(errno));
+    close(fd);
+
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    c->base.be = &db_sqlite_backend;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
+    int src = sqlite3_open_v2(rest, &c->h, flags, NULL);
+    if (src != SQLITE_OK) {
+        rc = sq_error(c->h, src, "open");
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->h, 1);
+    sqlite3_busy_timeout(c->h, BUSY_TIMEOUT_MS);
+    /* journal_mode=WAL needs a write lock on first switch; the busy timeout
+     * covers concurrent openers. */
+    if ((rc = pragma_value(c->h, "PRAGMA journal_mode=WAL", val, sizeof val)) != 0)
+        goto out;
+    if (strcmp(val, "wal") != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "sqlite: cannot switch %s to WAL (journal_mode=%s)", rest, val);
+        goto out;
+    }
+    rc = sq_exec(&c->base, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;");
+    if (rc != 0)
+        goto out;
+    if ((rc = pragma_value(c->h, "PRAGMA foreign_keys", val, sizeof val)) != 0)
+        goto out;
+    if (strcmp(val, "1") != 0)
+        rc = fmugw_error_set(FMUGW_EUNSUPPORTED, "sqlite: this SQLite build cannot enforce foreign keys");
+out:
+    if (rc != 0) {
+        sqlite3_close_v2(c->h);
+        free(c);
+        return rc;
+    }
+    *out = &c->base;
+    return 0;
+}
+
+static void sq_close(db_conn *c)
+{
+    sqlite3_close_v2(H(c));
+    free(c);
+}
+
+static int sq_prepare(db_stmt **out, db_conn *c, const char *sql)
+{
+    char *q = rewrite_params(sql);
+    if (!q)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    sq_stmt *st = calloc(1, sizeof *st);
+    if (!st) {
+        free(q);
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    }
+    st->base.conn = c;
+    const char *tail = NULL;
+    int src = sqlite3_prepare_v2(H(c), q, -1, &st->s, &tail);
+    int rc = 0;
+    if (src != SQLITE_OK)
+        rc = sq_error(H(c), src, "prepare");
+    else if (!st->s)
+        rc = fmugw_error_set(FMUGW_EINVALID, "sqlite: prepare: empty statement");
+    else if (tail && strspn(tail, " \t\r\n;") != strlen(tail))
+        rc = fmugw_error_set(FMUGW_EINVALID, "sqlite: prepare: more than one statement");
+    free(q);
+    if (rc != 0) {
+        sqlite3_finalize(st->s);
+        free(st);
+        return rc;
+    }
+    *out = &st->base;
+    return 0;
+}
+
+static int bind_rc(db_stmt *st, int src)
+{
+    return src == SQLITE_OK ? 0 : sq_error(H(st->conn), src, "bind");
+}
+
+static int sq_bind_int64(db_stmt *st, int idx, int64_t v)
+{
+    return bind_rc(st, sqlite3_bind_int64(S(st), idx, v));
+}
+
+static int sq_bind_text(db_stmt *st, int idx, const char *text)
+{
+    return bind_rc(st, sqlite3_bind_text(S(st), idx, text, -1, SQLITE_TRANSIENT));
+}
+
+static int sq_bind_blob(db_stmt *st, int idx, const void *data, size_t len)
+{
+    return bind_rc(st, sqlite3_bind_blob64(S(st), idx, data, len, SQLITE_TRANSIENT));
+}
+
+static int sq_bind_null(db_stmt *st, int idx)
+{
+    return bind_rc(st, sqlite3_bind_null(S(st), idx));
+}
+
+static int sq_step(db_stmt *st)
+{
+    int src = sqlite3_step(S(st));
+    if (src == SQLITE_ROW)
+        return 1;
+    if (src == SQLITE_DONE)
+        return 0;
+    int rc = sq_error(H(st->conn), src, "step");
+    sqlite3_reset(S(st)); /* so the statement can be retried or finalized cleanly */
+    return rc;
+}
+
+static int sq_reset(db_stmt *st)
+{
+    int src = sqlite3_reset(S(st));
+    return src == SQLITE_OK ? 0 : sq_error(H(st->conn), src, "reset");
+}
+
+static void sq_finalize(db_stmt *st)
+{
+    sqlite3_finalize(S(st));
+    free(st);
+}
+
+static int64_t sq_changes(db_conn *c)
+{
+    return sqlite3_changes64(H(c));
+}
+
+static int sq_column_count(db_stmt *st)
+{
+    return sqlite3_column_count(S(st));
+}
+
+static db_type sq_column_type(db_stmt *st, int col)
+{
+    switch (sqlite3_column_type(S(st), col)) {
+    case SQLITE_INTEGER:
+        return DB_INT;
+    case SQLITE_FLOAT:
+        return DB_FLOAT;
+    case SQLITE_TEXT:
+        return DB_TEXT;
+    case SQLITE_BLOB:
+        return DB_BLOB;
+    default:
+        return DB_NULL;
+    }
+}
+
+static int64_t sq_column_int64(db_stmt *st, int col)
+{
+    return sqlite3_column_int64(S(st), col);
+}
+
+static double sq_column_double(db_stmt *st, int col)
+{
+    return sqlite3_column_double(S(st), col);
+}
+
+static const char *sq_column_text(db_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(S(st), col);
+}
+
+static const void *sq_column_blob(db_stmt *st, int col, size_t *len)
+{
+    const void *p = sqlite3_column_blob(S(st), col);
+    *len = (size_t)sqlite3_column_bytes(S(st), col);
+    return p;
+}
+
+static int sq_begin(db_conn *c)
+{
+    return sq_exec(c, "BEGIN IMMEDIATE");
+}
+
+static int sq_commit(db_conn *c)
+{
+    return sq_exec(c, "COMMIT");
+}
+
+static int sq_rollback(db_conn *c)
+{
+    if (sqlite3_get_autocommit(H(c)))
+        return 0; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
+    return sq_exec(c, "ROLLBACK");
+}
+
+const db_backend db_sqlite_backend = {
+    .name = "sqlite",
+    .scheme = "sqlite://",
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .prepare = sq_prepare,
+    .bind_int64 = sq_bind_int64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .reset = sq_reset,
+    .finalize = sq_finalize,
+    .changes = sq_changes,
+    .column_count = sq_column_count,
+    .column_type = sq_column_type,
+    .column_int64 = sq_column_int64,
+    .column_double = sq_column_double,
+    .column_text = sq_column_text,
+    .column_blob = sq_column_blob,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+};
