@@ -52,7 +52,7 @@
 
 static volatile int saw_enomem;
 
-static void note_enomem(void)
+static __attribute__((unused)) void note_enomem(void)
 {
     if (!saw_enomem) {
         saw_enomem = 1;
@@ -68,7 +68,8 @@ static void note_enomem(void)
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "detect_leaks=0";
+    return "detect_leaks=0:allocator_may_return_null=1:handle_segv=0:handle_sigbus=0:handle_abort=0:"
+           "handle_sigfpe=0:handle_sigill=0";
 }
 #else
 extern void *__libc_malloc(size_t);
@@ -129,12 +130,7 @@ int posix_memalign(void **out, size_t align, size_t n)
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
-    if (r < 0 && r > -4096) { /* syscall() already set errno */
-        if (errno == ENOMEM)
-            note_enomem();
-        return MAP_FAILED;
-    }
-    if (r == -1) {
+    if (r == -1) { /* syscall() has set errno */
         if (errno == ENOMEM)
             note_enomem();
         return MAP_FAILED;
