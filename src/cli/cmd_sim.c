@@ -46,10 +46,15 @@ static mode_t current_umask(void)
     return m;
 }
 
-/* Opens a temporary file beside `path` (renamed over it on success, so a
- * failed run leaves nothing behind). */
+/* Opens the output. A regular file (or a new one) is written as a temporary
+ * file beside `path` and renamed over it on success, so a failed run leaves
+ * nothing behind. Anything else that exists (/dev/null, a FIFO, a terminal)
+ * is opened and written in place: renaming over it would replace it. */
 static FILE *open_partial(const char *path, char **tmp_out)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return fopen(path, "w");
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     if (!tmp)

@@ -64,7 +64,9 @@ static __attribute__((unused)) void note_enomem(void)
 
 #ifdef RUNNER_ASAN
 /* LeakSanitizer stops the world with clone + ptrace at exit, which the
- * seccomp policy kills: no leak checking in the runner. */
+ * seccomp policy kills: no leak checking in the runner. Fatal signals are
+ * left to the kernel, so a crash is still reported as a signal; a failed
+ * allocation returns NULL (there is no RLIMIT_AS under ASan). */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {

@@ -26,6 +26,13 @@ expect_in out '1,4' "input applied"
 
 expect_exit 0 "sim --log-fmi-calls" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --stop-time 0.1 --output-interval 0.1 --log-fmi-calls -o /dev/null
 expect_in err "fmi2DoStep" "FMI calls are logged"
+[ -c /dev/null ] && pass "-o /dev/null leaves /dev/null a device" || fail "/dev/null was replaced by a file"
+mkfifo fifo
+cat fifo >fifo.out &
+expect_exit 0 "sim -o FIFO writes into the FIFO" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --stop-time 1 --output-interval 1 -o fifo
+wait
+[ -p fifo ] && pass "the FIFO is still a FIFO" || fail "the FIFO was replaced"
+expect_in fifo.out '"time","x"' "results went through the FIFO"
 
 expect_exit 0 "sim Euler" -- "$FMUGW" sim "$F3/VanDerPol.fmu" --interface me --solver euler --step-size 0.001 --output-interval 0.1 --stop-time 1 -o vdp.csv
 
