@@ -258,7 +258,7 @@ static int check_key(const char *key, size_t *len)
 
 static int gcra(ratelimit_result *out, ratelimit *rl, const char *key, double rate, int64_t burst, int64_t now)
 {
-    size_t klen;
+    size_t klen = 0;
     int rc = check_key(key, &klen);
     memset(out, 0, sizeof *out);
     if (rc < 0)
@@ -380,7 +380,7 @@ void abuse_counter_free(abuse_counter *ac)
 
 static bool abuse_fail(abuse_counter *ac, const char *key, int64_t now)
 {
-    size_t klen;
+    size_t klen = 0;
     bool crossed = false;
     if (check_key(key, &klen) < 0)
         return false;
@@ -416,7 +416,7 @@ bool abuse_counter_fail_at(abuse_counter *ac, const char *key, double now)
 
 void abuse_counter_reset(abuse_counter *ac, const char *key)
 {
-    size_t klen;
+    size_t klen = 0;
     if (check_key(key, &klen) < 0)
         return;
     uint64_t h = hash_key(ac->t.seed, key, klen);

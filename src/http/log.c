@@ -66,9 +66,11 @@ char *fmugw_log_timestamp(char *buf, size_t size)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000L);
+    int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(ts.tv_nsec / 1000000L % 1000));
+    if (n < 0 || (size_t)n >= size) /* a year past 9999: keep the line valid */
+        snprintf(buf, size, "9999-12-31T23:59:59.999Z");
     return buf;
 }
 
