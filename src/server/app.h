@@ -10,7 +10,7 @@
  *   src/http/guard.c      app_before: the auth + rate-limit middleware
  *   src/http/auth.c       POST /auth/token                      (app_routes_auth)
  *   src/http/fmu.c        /fmu..., /uploads/{id}, /downloads/{id} (app_routes_fmu)
- *   src/registry/*.c      the upload pipeline: stream -> SHA-256 + seal -> blob,
+ *   src/registry/         the upload pipeline: stream -> SHA-256 + seal -> blob,
  *                         verify, validate, summarize
  *
  * Data directory (created 0700; secrets 0600; generated on first start when
