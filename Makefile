@@ -1,6 +1,6 @@
-# Thin wrapper over CMake presets. `make run` and `make test` are all a
+# Thin wrapper over CMake presets. `make run` (the gateway) and `make test` are all a
 # newcomer needs; each installs missing Debian packages first.
-.PHONY: all deps build run test test-asan bench clean
+.PHONY: all deps build run demo test test-asan bench clean
 
 JOBS ?= 2
 
@@ -15,7 +15,13 @@ build/dev/CMakeCache.txt: | deps
 build: deps build/dev/CMakeCache.txt
 	cmake --build --preset dev -j$(JOBS)
 
+# The gateway on 127.0.0.1:8080 with its data in ./data; the first start
+# prints the admin API key once (one JSON line on stdout).
 run: build
+	./build/dev/src/fmugwd --data-dir ./data
+
+# The offline CLI demo (no daemon).
+demo: build
 	./scripts/demo.sh build/dev
 
 test: build

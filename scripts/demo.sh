@@ -1,5 +1,5 @@
 #!/bin/sh
-# demo.sh BUILD_DIR - the offline demo `make run` starts: simulates the bundled
+# demo.sh BUILD_DIR - the offline demo `make demo` runs: simulates the bundled
 # BouncingBall (FMI 3.0, Model Exchange with CVODE) and says where the CSV went.
 set -eu
 build=${1:-build/dev}

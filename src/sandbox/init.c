@@ -98,29 +98,31 @@ static void close_others(int *keep, size_t n)
     syscall(SYS_close_range, lo, ~0U, 0);
 }
 
-static void set_limit(int res, rlim_t soft, rlim_t hard)
+static int set_limit(int res, rlim_t soft, rlim_t hard)
 {
     struct rlimit rl = { soft, hard };
-    setrlimit(res, &rl);
+    return setrlimit(res, &rl);
 }
 
-static void apply_rlimits(const sandbox_limits *l)
+int sandbox__apply_rlimits(const sandbox_limits *l)
 {
+    int rc = 0;
     rlim_t cpu = (rlim_t)ceil(l->cpu_limit_s > 0 ? l->cpu_limit_s : 1);
-    set_limit(RLIMIT_CPU, cpu, cpu + 1); /* SIGXCPU at the limit, SIGKILL a second later */
+    rc |= set_limit(RLIMIT_CPU, cpu, cpu + 1); /* SIGXCPU at the limit, SIGKILL a second later */
 #ifndef SANDBOX_ASAN
     /* ASan reserves terabytes of shadow address space: no RLIMIT_AS there. */
     if (l->memory_limit)
-        set_limit(RLIMIT_AS, l->memory_limit, l->memory_limit);
+        rc |= set_limit(RLIMIT_AS, l->memory_limit, l->memory_limit);
 #endif
     if (l->file_size_limit)
-        set_limit(RLIMIT_FSIZE, l->file_size_limit, l->file_size_limit);
+        rc |= set_limit(RLIMIT_FSIZE, l->file_size_limit, l->file_size_limit);
     if (l->max_open_files)
-        set_limit(RLIMIT_NOFILE, l->max_open_files, l->max_open_files);
+        rc |= set_limit(RLIMIT_NOFILE, l->max_open_files, l->max_open_files);
     if (l->max_threads)
-        set_limit(RLIMIT_NPROC, l->max_threads, l->max_threads);
-    set_limit(RLIMIT_CORE, 0, 0);
-    set_limit(RLIMIT_MEMLOCK, 0, 0);
+        rc |= set_limit(RLIMIT_NPROC, l->max_threads, l->max_threads);
+    rc |= set_limit(RLIMIT_CORE, 0, 0);
+    rc |= set_limit(RLIMIT_MEMLOCK, 0, 0);
+    return rc ? -1 : 0;
 }
 
 /* No capabilities now, none regained by execve (securebits), none in the
@@ -147,6 +149,8 @@ static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int c
     int r = fcntl(c->result_w, F_DUPFD, 10);
     int l = fcntl(c->log_w, F_DUPFD, 10);
     int x = fcntl(c->runner_fd, F_DUPFD_CLOEXEC, 10);
+    int j = c->job_r >= 0 ? fcntl(c->job_r, F_DUPFD, 10) : -1;
+    int exe = c->job_r >= 0 ? 6 : 5; /* pool mode: the job channel is fd 5 */
     int n = open("/dev/null", O_RDWR);
     if (n < 0) { /* no usable /dev/null: stdin at end of file instead */
         int p[2];
@@ -159,19 +163,21 @@ static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int c
     cc.ctl_w = l; /* errors from here on go to the log channel */
     in_runner_child = 1;
     (void)ctl_w;
-    if (r < 0 || l < 0 || x < 0 || n < 0)
+    if (r < 0 || l < 0 || x < 0 || n < 0 || (c->job_r >= 0 && j < 0))
         die(&cc, "descriptors", NULL);
-    if (dup2(n, 0) < 0 || dup2(l, 1) < 0 || dup2(l, 2) < 0 || dup2(r, 3) < 0 || dup2(l, 4) < 0 || dup2(x, 5) < 0 ||
-        fcntl(5, F_SETFD, FD_CLOEXEC) < 0)
+    if (dup2(n, 0) < 0 || dup2(l, 1) < 0 || dup2(l, 2) < 0 || dup2(r, 3) < 0 || dup2(l, 4) < 0 ||
+        dup2(x, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0 || (j >= 0 && dup2(j, 5) < 0))
         die(&cc, "dup2", NULL);
     cc.ctl_w = 4;
-    syscall(SYS_close_range, 6, ~0U, 0);
-    apply_rlimits(&c->limits);
+    syscall(SYS_close_range, exe + 1, ~0U, 0);
+    /* Pool mode: these are the pool's ceilings; the runner lowers them to
+     * the job's limits once it has its job (sandbox__pool_receive). */
+    sandbox__apply_rlimits(&c->limits);
     if (c->isolate && drop_capabilities() != 0)
         die(&cc, "dropping capabilities", NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         die(&cc, "no_new_privs", NULL);
-    syscall(SYS_execveat, 5, "", c->args, c->envp, AT_EMPTY_PATH);
+    syscall(SYS_execveat, exe, "", c->args, c->envp, AT_EMPTY_PATH);
     die(&cc, "execve of the runner", NULL);
 }
 
@@ -284,21 +290,28 @@ static void build_root(const sandbox__child *c)
         bind_ro(c, "/etc/ld.so.cache", NEWROOT "/etc/ld.so.cache", false);
     }
     make_dir(c, NEWROOT "/job", 0755);
-    make_dir(c, NEWROOT "/job/fmu", 0755);
-    attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu", true);
-    if (c->input_file) {
-        make_file(c, NEWROOT "/job/input.csv");
-        attach(c, c->input_tree, input_fd, NEWROOT "/job/input.csv", true);
-    }
-    make_dir(c, NEWROOT "/job/scratch", 0755);
-    if (c->scratch_dir) {
+    if (c->pool) {
+        /* The pooled sandbox's own directory: fmu/, input.csv (filled in by
+         * the parent when a job is assigned) read-only, scratch/ writable. */
+        attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job", true);
         attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
     } else {
-        char opts[64];
-        snprintf(opts, sizeof opts, "size=%llu,mode=0700",
-                 (unsigned long long)(c->limits.file_size_limit ? c->limits.file_size_limit : 64u << 20));
-        if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
-            die(c, "tmpfs scratch", NULL);
+        make_dir(c, NEWROOT "/job/fmu", 0755);
+        attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu", true);
+        if (c->input_file) {
+            make_file(c, NEWROOT "/job/input.csv");
+            attach(c, c->input_tree, input_fd, NEWROOT "/job/input.csv", true);
+        }
+        make_dir(c, NEWROOT "/job/scratch", 0755);
+        if (c->scratch_dir) {
+            attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
+        } else {
+            char opts[64];
+            snprintf(opts, sizeof opts, "size=%llu,mode=0700",
+                     (unsigned long long)(c->limits.file_size_limit ? c->limits.file_size_limit : 64u << 20));
+            if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+                die(c, "tmpfs scratch", NULL);
+        }
     }
     if (symlink("job/scratch", NEWROOT "/tmp") != 0)
         die(c, "symlink", "/tmp");
@@ -341,7 +354,7 @@ static void build_root(const sandbox__child *c)
 void sandbox__init_main(const sandbox__child *c)
 {
     int keep[] = { c->fmu_tree, c->input_tree, c->scratch_tree, c->runner_fd,
-                   c->result_w, c->log_w, c->ctl_w, c->sync_r };
+                   c->result_w, c->log_w, c->ctl_w, c->sync_r, c->job_r };
     char b;
     reset_signals();
     close_others(keep, sizeof keep / sizeof keep[0]);
@@ -366,6 +379,8 @@ void sandbox__init_main(const sandbox__child *c)
         exec_runner(c, c->ctl_w);
     close(c->result_w);
     close(c->log_w);
+    if (c->job_r >= 0)
+        close(c->job_r); /* the runner's alone: the parent sees EPIPE when it is gone */
     for (;;) {
         int st;
         pid_t w = waitpid(-1, &st, 0);

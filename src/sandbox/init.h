@@ -9,6 +9,8 @@
 #include "sandbox.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* Everything the child needs, prepared by the parent before clone(): the
  * child only makes async-signal-safe calls (the parent may be threaded). */
@@ -22,6 +24,11 @@ typedef struct {
     int result_w, log_w; /* become fd 3 and fd 4 of the runner */
     int ctl_w;           /* init -> parent: "E message" / "X wait-status" lines */
     int sync_r;          /* parent -> init: one byte once uid/gid maps are written */
+    /* Pool mode (pool.c): fmu_dir / fmu_tree is the sandbox's job directory,
+     * mounted read-only at /job (its scratch/ bound writable over it), and
+     * job_r (fd 5 of the runner) brings the job later. -1 otherwise. */
+    bool pool;
+    int job_r;
     char *const *args;
     char *const *envp;
     sandbox_limits limits;
@@ -30,6 +37,41 @@ typedef struct {
 /** Body of pid 1 inside the namespaces: mounts, pivot_root, fork + exec of
  *  the runner, wait, report on ctl_w. Never returns. */
 void sandbox__init_main(const sandbox__child *c) __attribute__((noreturn));
+
+/** Sets RLIMIT_CPU, AS (not under ASan), FSIZE, NOFILE, NPROC, CORE and
+ *  MEMLOCK of the calling process from `l`. Returns 0, or -1 (errno set)
+ *  when one could not be set (e.g. above the hard limit). Async-signal-safe. */
+int sandbox__apply_rlimits(const sandbox_limits *l);
+
+/* --- shared by sandbox.c and pool.c (the parent side) --- */
+
+/** Monotonic clock in ms. */
+uint64_t sandbox__now_ms(void);
+
+/** Writes the uid/gid maps of a new user namespace (0 inside -> outside). */
+int sandbox__write_id_maps(pid_t pid, unsigned outside);
+
+/** A detached, id-mapped (0 -> nobody) copy of `path` with mount `attrs`
+ *  (root only); -1 with errno set when not possible. */
+int sandbox__make_tree(const char *path, uint64_t attrs);
+
+/** The outside uid of uid 0 in a sandbox: nobody as root, else our own. */
+unsigned sandbox__outside_uid(void);
+
+/** Streams a started job's result, log and ctl pipes until all are closed
+ *  (output cap, wall-clock deadline from t0), reaps `pid` (init; or the
+ *  plain child's process group when !job->isolate), meters and classifies
+ *  into *r. Does not close the fds. Returns 0, or FMUGW_E* for a platform
+ *  error (r->outcome = SANDBOX_PLATFORM_ERROR). */
+int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int res_r, int log_r, int ctl_r,
+                     uint64_t t0);
+
+/** Runner side of the pool (pool.c): writes "@ready" on fd 4, reads the job
+ *  from fd `fd` until end of file (limits line + argv), closes fd, lowers
+ *  the rlimits to the job's and returns its argv (malloc'd, NULL-terminated)
+ *  in *argv_out and its length in *argc_out. 0 or FMUGW_E*; FMUGW_ENOTFOUND
+ *  when the pool closed the channel without a job (pool freed). */
+int sandbox__pool_receive(int fd, int *argc_out, char ***argv_out);
 
 /** Body of the plain (isolate = false) child: rlimits, fds, exec. Never
  *  returns. */

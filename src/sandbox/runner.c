@@ -15,6 +15,8 @@
  *   @nomem                     an allocation failed (first time only)
  *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error, nomem or
  *                              platform; ROWS the result rows written
+ * Started as `fmugw-runner --pool-wait` (a pooled sandbox, pool.c), it
+ * first writes "@ready" on fd 4 and waits for its job on fd 5.
  * Exit code: 0 finished, 1 FMU or request error, 2 runner/platform
  * failure, 3 failed after an allocation failure (memory limit).
  *
@@ -27,6 +29,7 @@
 #include "fmi/fmu.h"
 #include "fmi/run.h"
 #include "fmi/sim_args.h"
+#include "sandbox/init.h"
 #include "sandbox/policy.h"
 #include "util/error.h"
 
@@ -190,15 +193,28 @@ static void on_call(void *ctx, const char *line)
 
 int main(int argc, char **argv)
 {
-    int code = 1;
+    int code = 1, prc;
     fmi_sim_args a;
     fmi_fmu *fmu = NULL;
     FILE *out = NULL;
     fmi_run_result res = { 0 };
     const char *kind = "error";
 
-    int prc = fmi_sim_args_parse(&a, argc, argv);
-    if (prc)
+    /* A pooled sandbox (pool.c): libraries are loaded; now wait for the
+     * job on fd 5 (argv and limits) and lower the rlimits to the job's,
+     * before anything job-specific is parsed and before seccomp. */
+    if (argc == 2 && !strcmp(argv[1], "--pool-wait")) {
+        char **job_argv;
+        if ((prc = sandbox__pool_receive(5, &argc, &job_argv))) {
+            if (prc == FMUGW_ENOTFOUND)
+                _exit(0); /* the pool was freed: no job, nothing to say */
+            code = 2;
+            kind = "platform";
+            goto out;
+        }
+        argv = job_argv; /* kept until _exit */
+    }
+    if ((prc = fmi_sim_args_parse(&a, argc, argv)))
         goto out;
     if ((prc = fmi_fmu_open_dir(&fmu, a.fmu)))
         goto out;

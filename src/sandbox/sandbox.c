@@ -69,7 +69,7 @@ char *sandbox_default_runner(void)
     return p;
 }
 
-static uint64_t now_ms(void)
+uint64_t sandbox__now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -90,7 +90,7 @@ static int write_file(const char *path, const char *text)
 
 /* uid/gid 0 inside -> `outside` outside. An unprivileged caller must deny
  * setgroups first; root keeps it so init can clear its groups. */
-static int write_id_maps(pid_t pid, unsigned outside)
+int sandbox__write_id_maps(pid_t pid, unsigned outside)
 {
     char path[64], map[64];
     snprintf(map, sizeof map, "0 %u 1\n", outside);
@@ -130,7 +130,7 @@ static void make_idmap_ns(void)
     if (pid > 0) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-        if (write_id_maps(pid, SANDBOX_UID) == 0)
+        if (sandbox__write_id_maps(pid, SANDBOX_UID) == 0)
             idmap_fd = open(path, O_RDONLY | O_CLOEXEC);
     }
     close(p[1]);
@@ -138,9 +138,13 @@ static void make_idmap_ns(void)
         waitpid(pid, NULL, 0);
 }
 
-/* A detached copy of `path`, id-mapped and with `attrs`; -1 if not possible. */
-static int make_tree(const char *path, uint64_t attrs)
+int sandbox__make_tree(const char *path, uint64_t attrs)
 {
+    pthread_once(&idmap_once, make_idmap_ns);
+    if (idmap_fd < 0) {
+        errno = errno ? errno : EPERM;
+        return -1;
+    }
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE_);
     if (fd < 0)
         return -1;
@@ -152,6 +156,11 @@ static int make_tree(const char *path, uint64_t attrs)
         return -1;
     }
     return fd;
+}
+
+unsigned sandbox__outside_uid(void)
+{
+    return geteuid() == 0 ? SANDBOX_UID : (unsigned)geteuid();
 }
 
 /* --- the log channel ---------------------------------------------------- */
@@ -318,128 +327,35 @@ static void classify(sandbox_report *r, const sandbox_job *job, const log_state 
     }
 }
 
-int sandbox_run(const sandbox_job *job, sandbox_report *r)
+int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int res_r, int log_r, int ctl_r,
+                     uint64_t t0)
 {
     int rc = 0;
-    int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
-    sandbox__child c;
-    char **pargs = NULL;
-    pid_t pid = -1;
-    uint64_t t0 = now_ms();
-    log_state *ls = NULL;
-    static char *const envp_isolated[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
-    static char *const envp_plain[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/tmp", "FMUGW_RUNNER_PLAIN=1", NULL };
-
-    memset(r, 0, sizeof *r);
-    memset(&c, 0, sizeof c);
-    c.fmu_tree = c.input_tree = c.scratch_tree = c.runner_fd = -1;
-    c.limits = job->limits;
-    c.isolate = job->isolate;
-    c.fmu_dir = job->fmu_dir;
-    c.input_file = job->input_file;
-    c.scratch_dir = job->scratch_dir;
-    c.args = job->args;
-    c.envp = job->isolate ? envp_isolated : envp_plain;
-
-    if (!job->runner || !job->fmu_dir || !job->args || !job->args[0]) {
-        rc = platform_error(r, FMUGW_EINVALID, "sandbox: runner, fmu_dir and args are required");
-        goto out;
-    }
-    if (!(ls = calloc(1, sizeof *ls))) {
+    log_state *ls = calloc(1, sizeof *ls);
+    if (!ls) {
         rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
-        goto out;
+        kill(job->isolate ? pid : -pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return rc;
     }
     ls->job = job;
-    if ((c.runner_fd = open(job->runner, O_RDONLY | O_CLOEXEC)) < 0) {
-        rc = platform_error(r, FMUGW_ENOTFOUND, "sandbox: cannot open the runner %s: %s", job->runner,
-                            strerror(errno));
-        goto out;
-    }
-    if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC)) {
-        rc = platform_error(r, FMUGW_ERROR, "sandbox: pipe: %s", strerror(errno));
-        goto out;
-    }
-    c.result_w = res_p[1];
-    c.log_w = log_p[1];
-    c.ctl_w = ctl_p[1];
-    c.sync_r = sync_p[0];
-
-    if (job->isolate) {
-        if (geteuid() == 0) {
-            pthread_once(&idmap_once, make_idmap_ns);
-            if (idmap_fd < 0) {
-                rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the id-mapping user namespace: %s",
-                                    strerror(errno));
-                goto out;
-            }
-            uint64_t ro = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_;
-            if ((c.fmu_tree = make_tree(job->fmu_dir, ro)) < 0 ||
-                (job->input_file && (c.input_tree = make_tree(job->input_file, ro)) < 0) ||
-                (job->scratch_dir &&
-                 (c.scratch_tree = make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_)) < 0)) {
-                rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot prepare an id-mapped mount of the job files: %s",
-                                    strerror(errno));
-                goto out;
-            }
-        }
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC |
-                                            CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
-        if (pid == 0)
-            sandbox__init_main(&c);
-    } else {
-        if (!(pargs = plain_args(job))) {
-            rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
-            goto out;
-        }
-        c.args = pargs;
-        pid = fork();
-        if (pid == 0)
-            sandbox__plain_main(&c);
-    }
-    if (pid < 0) {
-        rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the job process: %s", strerror(errno));
-        goto out;
-    }
-    close(res_p[1]);
-    close(log_p[1]);
-    close(ctl_p[1]);
-    close(sync_p[0]);
-    res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = -1;
-    if (job->isolate) {
-        unsigned outside = geteuid() == 0 ? SANDBOX_UID : (unsigned)geteuid();
-        if (write_id_maps(pid, outside) != 0) {
-            rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot write the uid/gid maps: %s", strerror(errno));
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            pid = -1;
-            goto out;
-        }
-        if (write(sync_p[1], "g", 1) != 1) {
-            rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot start init: %s", strerror(errno));
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            pid = -1;
-            goto out;
-        }
-    }
-
     /* Stream until every channel is closed. */
     uint64_t deadline = t0 + (uint64_t)llround((job->limits.timeout_s > 0 ? job->limits.timeout_s : 60) * 1000);
     bool killed_timeout = false, killed_output = false, write_failed = false, killed = false;
     char ctl_buf[1024];
     size_t ctl_len = 0;
-    struct pollfd pf[3] = { { res_p[0], POLLIN, 0 }, { log_p[0], POLLIN, 0 }, { ctl_p[0], POLLIN, 0 } };
+    struct pollfd pf[3] = { { res_r, POLLIN, 0 }, { log_r, POLLIN, 0 }, { ctl_r, POLLIN, 0 } };
     int open_fds = 3;
     char *buf = malloc(65536);
     if (!buf) {
         rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
         kill(job->isolate ? pid : -pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        pid = -1;
-        goto out;
+        free(ls);
+        return rc;
     }
     while (open_fds > 0) {
-        uint64_t now = now_ms();
+        uint64_t now = sandbox__now_ms();
         int wait_ms = -1;
         if (!killed)
             wait_ms = now >= deadline ? 0 : (int)(deadline - now);
@@ -496,8 +412,7 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     memset(&ru, 0, sizeof ru);
     while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
         ;
-    pid = -1;
-    r->wall_ms = now_ms() - t0;
+    r->wall_ms = sandbox__now_ms() - t0;
     r->cpu_user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000;
     r->cpu_system_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
     r->peak_rss_kb = (uint64_t)ru.ru_maxrss;
@@ -525,6 +440,110 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
         if (r->outcome == SANDBOX_PLATFORM_ERROR)
             rc = fmugw_error_set(FMUGW_ERROR, "%s", r->message);
     }
+    free(ls);
+    return rc;
+}
+
+int sandbox_run(const sandbox_job *job, sandbox_report *r)
+{
+    int rc = 0;
+    int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
+    sandbox__child c;
+    char **pargs = NULL;
+    pid_t pid = -1;
+    uint64_t t0 = sandbox__now_ms();
+    static char *const envp_isolated[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
+    static char *const envp_plain[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/tmp", "FMUGW_RUNNER_PLAIN=1", NULL };
+
+    memset(r, 0, sizeof *r);
+    memset(&c, 0, sizeof c);
+    c.fmu_tree = c.input_tree = c.scratch_tree = c.runner_fd = c.job_r = -1;
+    c.limits = job->limits;
+    c.isolate = job->isolate;
+    c.fmu_dir = job->fmu_dir;
+    c.input_file = job->input_file;
+    c.scratch_dir = job->scratch_dir;
+    c.args = job->args;
+    c.envp = job->isolate ? envp_isolated : envp_plain;
+
+    if (!job->runner || !job->fmu_dir || !job->args || !job->args[0]) {
+        rc = platform_error(r, FMUGW_EINVALID, "sandbox: runner, fmu_dir and args are required");
+        goto out;
+    }
+    if ((c.runner_fd = open(job->runner, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = platform_error(r, FMUGW_ENOTFOUND, "sandbox: cannot open the runner %s: %s", job->runner,
+                            strerror(errno));
+        goto out;
+    }
+    if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC)) {
+        rc = platform_error(r, FMUGW_ERROR, "sandbox: pipe: %s", strerror(errno));
+        goto out;
+    }
+    c.result_w = res_p[1];
+    c.log_w = log_p[1];
+    c.ctl_w = ctl_p[1];
+    c.sync_r = sync_p[0];
+
+    if (job->isolate) {
+        if (geteuid() == 0) {
+            pthread_once(&idmap_once, make_idmap_ns);
+            if (idmap_fd < 0) {
+                rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the id-mapping user namespace: %s",
+                                    strerror(errno));
+                goto out;
+            }
+            uint64_t ro = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_;
+            if ((c.fmu_tree = sandbox__make_tree(job->fmu_dir, ro)) < 0 ||
+                (job->input_file && (c.input_tree = sandbox__make_tree(job->input_file, ro)) < 0) ||
+                (job->scratch_dir &&
+                 (c.scratch_tree = sandbox__make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_)) < 0)) {
+                rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot prepare an id-mapped mount of the job files: %s",
+                                    strerror(errno));
+                goto out;
+            }
+        }
+        pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC |
+                                            CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
+        if (pid == 0)
+            sandbox__init_main(&c);
+    } else {
+        if (!(pargs = plain_args(job))) {
+            rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
+            goto out;
+        }
+        c.args = pargs;
+        pid = fork();
+        if (pid == 0)
+            sandbox__plain_main(&c);
+    }
+    if (pid < 0) {
+        rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the job process: %s", strerror(errno));
+        goto out;
+    }
+    close(res_p[1]);
+    close(log_p[1]);
+    close(ctl_p[1]);
+    close(sync_p[0]);
+    res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = -1;
+    if (job->isolate) {
+        if (sandbox__write_id_maps(pid, sandbox__outside_uid()) != 0) {
+            rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot write the uid/gid maps: %s", strerror(errno));
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+            goto out;
+        }
+        if (write(sync_p[1], "g", 1) != 1) {
+            rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot start init: %s", strerror(errno));
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+            goto out;
+        }
+    }
+
+    rc = sandbox__collect(job, r, pid, res_p[0], log_p[0], ctl_p[0], t0);
+    pid = -1;
 out:
     if (pid > 0) {
         kill(pid, SIGKILL);
@@ -536,8 +555,7 @@ out:
         if (fds[i] >= 0)
             close(fds[i]);
     free(pargs);
-    free(ls);
     if (!r->wall_ms)
-        r->wall_ms = now_ms() - t0;
+        r->wall_ms = sandbox__now_ms() - t0;
     return rc;
 }

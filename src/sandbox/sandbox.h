@@ -99,6 +99,56 @@ typedef struct {
  *  started (report->outcome = SANDBOX_PLATFORM_ERROR, message set). */
 int sandbox_run(const sandbox_job *job, sandbox_report *report);
 
+/* --- the pool (pool.c) ---------------------------------------------------
+ * A pre-forked pool of ready sandboxes, for the worker and the benchmark:
+ * each pooled sandbox has already been cloned into its namespaces, built
+ * its filesystem view and pivoted into it, and its runner has exec'd and
+ * loaded its libraries; the runner then blocks on a control channel,
+ * before parsing anything job-specific and before installing seccomp.
+ * sandbox_pool_run() hands one sandbox one job: the parent hard-links (or
+ * copies) the job's FMU and input file into that sandbox's own directory,
+ * which is its /job (read-only; /job/scratch writable and empty), and
+ * sends the argv and the limits; the runner lowers its rlimits to the
+ * job's, installs seccomp and runs the job as sandbox_run() would. A
+ * sandbox runs exactly one job and then dies; it is never reused. The
+ * pool keeps `size` sandboxes ready (a background thread, or the caller
+ * right after handing out a job, see refill_inline). See docs/sandbox.md,
+ * "Pool". sandbox_run() stays the one-shot path. */
+
+typedef struct sandbox_pool sandbox_pool;
+
+typedef struct {
+    const char *runner;       /* path of fmugw-runner (required) */
+    sandbox_limits limits;    /* ceilings: the rlimits a pooled runner starts with; a job asking for
+                               * more CPU / memory / file size / files / threads runs one-shot instead */
+    const char *work_dir;     /* where the per-sandbox job directories are made (NULL: $TMPDIR or /tmp);
+                               * on the same file system as the extracted FMUs, links are used, else copies */
+    bool refill_inline;       /* false: a background thread keeps the pool full; true: sandbox_pool_run
+                               * starts the replacement itself, right after handing its job out */
+} sandbox_pool_opts;
+
+#define SANDBOX_POOL_OPTS_INIT { NULL, SANDBOX_LIMITS_INIT, NULL, false }
+
+/** Creates a pool and starts `size` (>= 1) sandboxes, returning once all
+ *  are ready. *out is the caller's, freed with sandbox_pool_free(). Returns
+ *  0, FMUGW_EINVALID (no runner, size 0) or FMUGW_ERROR when a sandbox could
+ *  not be started (the reason in fmugw_error_last(); nothing left running). */
+int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts *opts);
+
+/** Runs one job in a ready sandbox of the pool (waiting for one if all are
+ *  taken) and fills *report, like sandbox_run(). job->runner and
+ *  job->scratch_dir are not used: the pool's runner runs it and the
+ *  scratch is the sandbox's own fresh directory, removed after the job.
+ *  Jobs with isolate false or limits above the pool's ceilings are passed
+ *  to sandbox_run(). Thread-safe: any number of threads may call it. The
+ *  sandbox is killed and its directory removed before returning. */
+int sandbox_pool_run(sandbox_pool *pool, const sandbox_job *job, sandbox_report *report);
+
+/** Stops the refill, kills every idle sandbox (no process is left) and
+ *  removes their directories. No sandbox_pool_run() may be in progress.
+ *  NULL is allowed. */
+void sandbox_pool_free(sandbox_pool *pool);
+
 /** The runner next to the running executable (dirname(/proc/self/exe) +
  *  "/fmugw-runner"), or $FMUGW_RUNNER when set. malloc'd. */
 char *sandbox_default_runner(void);

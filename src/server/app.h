@@ -119,7 +119,7 @@ int app_routes_fmu(app *a, http_server *srv);
 /** The auth + rate-limit middleware (http_server_options.before, ud = app):
  *  for HTTP_ROUTE_NEEDS_AUTH routes requires X-API-Key (checksum checked
  *  offline first; then looked up by HMAC; revoked/locked refused) and the
- *  bearer JWT issued for that key (RFC 8725 checks; `kid` claim = key id;
+ *  bearer JWT issued for that key (RFC 8725 checks; `key_id` claim = key id;
  *  a revoked key's tokens fail at once because the key row is checked on
  *  every call), checks the route's scopes, applies the tier's rate limit
  *  (RateLimit-Policy / RateLimit headers on every answer, 429 +

@@ -39,6 +39,9 @@ static const struct key {
     { "per_ip_connections", K_UINT, offsetof(fmugw_config, per_ip_connections), { "FMUGW_PER_IP_CONNECTIONS" }, 1, 1000000 },
     { "json_max_depth", K_UINT, offsetof(fmugw_config, json_max_depth), { "FMUGW_JSON_MAX_DEPTH" }, 1, 1000 },
     { "shutdown_grace_s", K_UINT, offsetof(fmugw_config, shutdown_grace_s), { "FMUGW_SHUTDOWN_GRACE_S" }, 0, 3600 },
+    { "url_ttl_s", K_UINT, offsetof(fmugw_config, url_ttl_s), { "FMUGW_URL_TTL_S" }, 1, 3600 },
+    { "token_ttl_s", K_UINT, offsetof(fmugw_config, token_ttl_s), { "FMUGW_TOKEN_TTL_S" }, 1, 900 },
+    { "samples_dir", K_STR, offsetof(fmugw_config, samples_dir), { "FMUGW_SAMPLES_DIR" }, 0, 0 },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -83,6 +86,8 @@ int config_new(fmugw_config **out)
         { "openapi_path", "api/openapi.yaml" }, { "max_body_bytes", "1048576" },
         { "max_header_bytes", "65536" }, { "timeout_s", "30" }, { "max_connections", "1024" },
         { "per_ip_connections", "64" }, { "json_max_depth", "32" }, { "shutdown_grace_s", "20" },
+        { "url_ttl_s", "300" },
+        { "token_ttl_s", "900" }, { "samples_dir", "" },
     };
     fmugw_config *cfg = calloc(1, sizeof *cfg);
     int rc = 0;

@@ -27,6 +27,9 @@
  *   per_ip_connections  FMUGW_PER_IP_CONNECTIONS              64
  *   json_max_depth      FMUGW_JSON_MAX_DEPTH                  32
  *   shutdown_grace_s    FMUGW_SHUTDOWN_GRACE_S                20
+ *   url_ttl_s           FMUGW_URL_TTL_S                       300 (signed upload/download URLs, 1..3600)
+ *   token_ttl_s         FMUGW_TOKEN_TTL_S                     900 (1..900: JWT lifetime)
+ *   samples_dir         FMUGW_SAMPLES_DIR                     "" (= <dir of fmugwd>/../fmus if there)
  *
  * Secrets (jwt_secret, master_key, the password part of database_url and
  * redis_url) are never printed: config_dump() redacts them.
@@ -65,6 +68,9 @@ typedef struct fmugw_config {
     unsigned per_ip_connections;
     unsigned json_max_depth;
     unsigned shutdown_grace_s;
+    unsigned url_ttl_s;
+    unsigned token_ttl_s;
+    char *samples_dir;
 } fmugw_config;
 
 /** A configuration holding the embedded defaults; free with config_free(). */

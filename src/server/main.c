@@ -4,14 +4,22 @@
  * data directory, starts the HTTP server with the operational routes, logs
  * one "listening" line with the bound address (tests read the real port
  * from it when port 0 was asked) and shuts down gracefully on SIGINT or
- * SIGTERM. Resource routes (auth, /fmu ...) and the `admin` subcommands
- * are wired in by the integration step at the places marked INTEGRATION.
+ * SIGTERM. It opens the gateway application (server/app.h: data
+ * directory, secrets, database, first-start bootstrap, sample FMUs), puts
+ * the auth + rate-limit guard in front of every route and adds the
+ * resource routes (auth, /fmu). `fmugwd admin ...` is admin.c.
  */
 #include "http/health.h"
 #include "http/log.h"
 #include "http/server.h"
+#include "server/app.h"
+#include "server/app_internal.h"
 #include "server/config.h"
 #include "util/error.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <sys/stat.h>
 
 #include <getopt.h>
 #include <pthread.h>
@@ -34,25 +42,41 @@ static void usage(FILE *f)
             "Configuration: defaults < --config file (key = value) < FMUGW_* environment < flags.\n");
 }
 
-/* Readiness of the embedded role: the data directory is usable.
- * INTEGRATION: replace/extend with a database ping and a blob-store check. */
+/* Readiness: the data directory is usable and the database answers. */
 static int ready_check(void *ud, char *why, size_t why_size)
 {
-    const fmugw_config *cfg = ud;
-    if (access(cfg->data_dir, R_OK | W_OK | X_OK) != 0) {
+    app *a = ud;
+    db_conn *c = NULL;
+    db_stmt *st = NULL;
+    int rc = 0;
+    if (access(a->cfg->data_dir, R_OK | W_OK | X_OK) != 0) {
         snprintf(why, why_size, "data directory not writable");
         return 1;
     }
-    return 0;
+    if (db_pool_acquire(&c, a->db) != 0 || db_query(&st, c, "SELECT 1", NULL) != 0 || db_step(st) != 1) {
+        snprintf(why, why_size, "database not available");
+        rc = 1;
+    }
+    db_finalize(st);
+    if (c)
+        db_pool_release(a->db, c);
+    return rc;
 }
 
-static int admin_main(int argc, char **argv)
+/* The sample FMUs: configuration, else <dir of fmugwd>/../fmus if it is a
+ * directory (the build tree), else none. *buf holds the derived path. */
+static const char *samples_dir(const fmugw_config *cfg, char *buf, size_t size)
 {
-    (void)argc;
-    (void)argv;
-    /* INTEGRATION: `fmugwd admin --data-dir DIR account|credits|key|audit ...`. */
-    fprintf(stderr, "fmugwd admin: not implemented yet\n");
-    return 2;
+    char exe[PATH_MAX];
+    struct stat st;
+    if (cfg->samples_dir && cfg->samples_dir[0])
+        return cfg->samples_dir;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    snprintf(buf, size, "%s/../fmus", dirname(exe));
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
 }
 
 static void log_error(const char *what)
@@ -84,6 +108,8 @@ int main(int argc, char **argv)
     const char *config_path = getenv("FMUGW_CONFIG");
     fmugw_config *cfg = NULL;
     http_server *srv = NULL;
+    app *a = NULL;
+    char samples_buf[PATH_MAX + 16];
     int rc = 1, opt;
 
     if (argc > 1 && strcmp(argv[1], "admin") == 0)
@@ -144,6 +170,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (app_open(&a, cfg, samples_dir(cfg, samples_buf, sizeof samples_buf)) != 0) {
+        log_error("gateway start");
+        goto out;
+    }
+
     http_server_options so = {
         .listen = cfg->listen,
         .threads = cfg->threads,
@@ -153,16 +184,28 @@ int main(int argc, char **argv)
         .per_ip_connections = cfg->per_ip_connections,
         .max_body = cfg->max_body_bytes,
         .json_max_depth = cfg->json_max_depth,
-        /* INTEGRATION: .before = auth + rate limiting (HTTP_ROUTE_NEEDS_AUTH). */
+        .before = app_before,
+        .before_ud = a,
     };
     http_health_options ho = { .openapi_path = cfg->openapi_path, .ready = ready_check,
-                               .ready_ud = cfg };
+                               .ready_ud = a };
     if (http_server_new(&srv, &so) != 0 || http_health_routes_add(srv, &ho) != 0) {
         log_error("server setup");
         goto out;
     }
-    /* INTEGRATION: open the store, then add the resource routes here
-     * (role all/api: auth, /fmu ...; role worker: job consumers). */
+    /* Role all/api: the API resources. Role worker: job consumers (later). */
+    if (cfg->role != FMUGW_ROLE_WORKER) {
+        if (app_routes_auth(a, srv) != 0) {
+            log_error("routes");
+            goto out;
+        }
+#ifdef FMUGW_HAVE_FMU_ROUTES
+        if (app_routes_fmu(a, srv) != 0) {
+            log_error("routes");
+            goto out;
+        }
+#endif
+    }
     if (http_server_start(srv) != 0) {
         log_error("listen");
         goto out;
@@ -188,7 +231,8 @@ int main(int argc, char **argv)
     }
     fmugw_log_json(FMUGW_LOG_INFO, "stopped", NULL);
 out:
-    http_server_free(srv);
+    http_server_free(srv); /* stops the server before the app goes */
+    app_free(a);
     config_free(cfg);
     return rc;
 }

@@ -10,6 +10,7 @@
  *                 name/size/sha256, state machine, summary and validation
  *                 report (JSON text), blob key, public flag, soft delete
  *   audit_log     the hash chain (see audit.h)
+ * Migration 2: credit_grants (interim credits, see credits.h).
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -74,6 +75,17 @@ static const migration migrations[] = {
      "  prev_hash TEXT NOT NULL,"
      "  hash TEXT NOT NULL"
      ");"},
+    /* Interim credits: a balance is the sum of the grants. Issue 5's
+     * ledger replaces this table (and migrates its rows). */
+    {2, "credit grants",
+     "CREATE TABLE credit_grants ("
+     "  id TEXT PRIMARY KEY,"
+     "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+     "  amount BIGINT NOT NULL,"
+     "  at BIGINT NOT NULL,"
+     "  reason TEXT"
+     ");"
+     "CREATE INDEX credit_grants_account ON credit_grants (account_id, at);"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -109,8 +109,12 @@ static int gw_start_ex(gw *g, const char *data_dir, char *const *args, char *con
             return -1;
         snprintf(g->data_dir, sizeof g->data_dir, "%s/data", g->root);
     }
-    snprintf(g->stdout_path, sizeof g->stdout_path, "%s/stdout.%ld", g->root, (long)time(NULL) ^ (long)getpid());
-    snprintf(g->stderr_path, sizeof g->stderr_path, "%s/stderr.%ld", g->root, (long)time(NULL) ^ (long)getpid());
+    /* a fresh pair of log files per start: a restart must not find the
+     * previous run's "listening" line */
+    static unsigned starts;
+    starts++;
+    snprintf(g->stdout_path, sizeof g->stdout_path, "%s/stdout.%ld.%u", g->root, (long)getpid(), starts);
+    snprintf(g->stderr_path, sizeof g->stderr_path, "%s/stderr.%ld.%u", g->root, (long)getpid(), starts);
     const char *bin = getenv("FMUGWD");
     if (!bin)
         return -1;

@@ -6,6 +6,8 @@
  * its own processes, an empty environment, none of the host's files. For
  * that last part this executable is its own probe: started as the "runner"
  * with argv[0] "sandbox-probe", it reports what it sees on fd 3.
+ * The pool (sandbox_pool_*): same bytes as sandbox_run, the outcomes
+ * through it, no job sees another's files, free leaves no process.
  *
  * The sandbox sources are compiled in (the test links fmugw_fmi only).
  */
@@ -19,11 +21,13 @@
 #include "fmi/run.h"
 #include "fmi/sim_args.h"
 #include "sandbox/init.c"
+#include "sandbox/pool.c"
 #include "sandbox/sandbox.c"
 #include "util/error.h"
 #include "util/fsutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +384,306 @@ static void test_isolation_view(void **state)
     fixture_free(&fx);
 }
 
+
+/* --- the pool ------------------------------------------------------------- */
+static sandbox_pool *new_pool(unsigned size, const char *work_dir)
+{
+    sandbox_pool_opts o = SANDBOX_POOL_OPTS_INIT;
+    sandbox_pool *p = NULL;
+    o.runner = RUNNER;
+    o.work_dir = work_dir;
+    if (sandbox_pool_new(&p, size, &o) != 0)
+        fail_msg("sandbox_pool_new: %s", fmugw_error_last());
+    return p;
+}
+
+static sandbox_report pool_job(sandbox_pool *p, const sandbox_job *job)
+{
+    sandbox_report rep;
+    if (sandbox_pool_run(p, job, &rep) != 0)
+        fail_msg("sandbox_pool_run: %s", fmugw_error_last());
+    return rep;
+}
+
+/* Log lines of a job, joined. */
+typedef struct {
+    char text[65536];
+    size_t len;
+} log_text;
+
+static void keep_log(void *ctx, const char *line)
+{
+    log_text *t = ctx;
+    int n = snprintf(t->text + t->len, sizeof t->text - t->len, "%s\n", line);
+    if (n > 0)
+        t->len += (size_t)n < sizeof t->text - t->len ? (size_t)n : sizeof t->text - t->len - 1;
+}
+
+static void test_pool_same_bytes(void **state)
+{
+    (void)state;
+    job_fixture fx;
+    sandbox_job job;
+    size_t n_one, n_pool;
+    sandbox_pool *p = new_pool(2, NULL);
+    fixture_init(&fx, &job, BB2, "--stop-time", "1", NULL);
+    sandbox_report one = run_job(&job, 0);
+    assert_int_equal(one.outcome, SANDBOX_FINISHED);
+    char *a = slurp(fx.result_fd, &n_one);
+    for (int i = 0; i < 3; i++) { /* more jobs than sandboxes: refilled */
+        assert_int_equal(ftruncate(fx.result_fd, 0), 0);
+        assert_int_equal(lseek(fx.result_fd, 0, SEEK_SET), 0);
+        sandbox_report rep = pool_job(p, &job);
+        assert_int_equal(rep.outcome, SANDBOX_FINISHED);
+        assert_int_equal(rep.rows, one.rows);
+        assert_int_equal(rep.output_bytes, one.output_bytes);
+        assert_true(rep.peak_rss_kb > 500);
+        char *b = slurp(fx.result_fd, &n_pool);
+        assert_int_equal(n_pool, n_one);
+        assert_memory_equal(a, b, n_one);
+        free(b);
+    }
+    free(a);
+    sandbox_pool_free(p);
+    fixture_free(&fx);
+}
+
+static void test_pool_outcomes(void **state)
+{
+    (void)state;
+    job_fixture fx;
+    sandbox_job job;
+    sandbox_pool *p = new_pool(2, NULL);
+
+    fixture_init(&fx, &job, BB2, "--start-value", "no_such_variable=1", NULL);
+    sandbox_report rep = pool_job(p, &job);
+    assert_int_equal(rep.outcome, SANDBOX_FMU_ERROR);
+    assert_int_equal(rep.exit_code, 1);
+    assert_non_null(strstr(rep.message, "no_such_variable"));
+    fixture_free(&fx);
+
+    fixture_init(&fx, &job, BB2, "--stop-time", "1", NULL);
+    job.limits.output_limit = 200;
+    rep = pool_job(p, &job);
+    assert_int_equal(rep.outcome, SANDBOX_OUTPUT_LIMIT);
+    fixture_free(&fx);
+
+    fixture_init(&fx, &job, BB2, "--stop-time", "1e9", "--step-size", "1e-3", "--output-interval", "1e6", NULL);
+    job.limits.timeout_s = 0.3;
+    rep = pool_job(p, &job);
+    assert_int_equal(rep.outcome, SANDBOX_TIMEOUT);
+    assert_true(rep.wall_ms >= 300 && rep.wall_ms < 3000);
+    fixture_free(&fx);
+
+    /* The CPU limit is the job's, set by the runner after it got the job
+     * (the pooled runner started with the pool's 60 s ceiling). */
+    fixture_init(&fx, &job, BB2, "--stop-time", "1e9", "--step-size", "1e-3", "--output-interval", "1e6", NULL);
+    job.limits.cpu_limit_s = 1;
+    job.limits.timeout_s = 20;
+    rep = pool_job(p, &job);
+    assert_int_equal(rep.outcome, SANDBOX_CPU_LIMIT);
+    assert_true(rep.cpu_user_ms + rep.cpu_system_ms >= 900 && rep.wall_ms < 5000);
+    fixture_free(&fx);
+
+#ifndef SANDBOX_ASAN
+    /* The memory limit too: the libraries are loaded, parsing fails. */
+    fixture_init(&fx, &job, BB2, "--stop-time", "1", NULL);
+    job.limits.memory_limit = 24u << 20;
+    rep = pool_job(p, &job);
+    if (rep.outcome != SANDBOX_MEMORY_LIMIT)
+        fail_msg("memory: outcome %s: %s", sandbox_outcome_name(rep.outcome), rep.message);
+    fixture_free(&fx);
+#endif
+
+    char path[512];
+    snprintf(path, sizeof path, FMUGW_FMU_DIR "/hostile/ForkBomb.fmu");
+    if (access(path, R_OK) == 0) {
+        fixture_init(&fx, &job, path, "--stop-time", "0.1", NULL);
+        job.limits.timeout_s = 10;
+        rep = pool_job(p, &job);
+        if (rep.outcome != SANDBOX_FORBIDDEN_SYSCALL)
+            fail_msg("ForkBomb: outcome %s: %s", sandbox_outcome_name(rep.outcome), rep.message);
+        assert_int_equal(rep.signal, SIGSYS);
+        fixture_free(&fx);
+    }
+
+    /* Above the pool's ceiling: run one-shot, still with the job's limit. */
+    fixture_init(&fx, &job, BB2, "--stop-time", "1", NULL);
+    job.limits.cpu_limit_s = 120;
+    rep = pool_job(p, &job);
+    assert_int_equal(rep.outcome, SANDBOX_FINISHED);
+    fixture_free(&fx);
+    sandbox_pool_free(p);
+}
+
+typedef struct {
+    sandbox_pool *pool;
+    sandbox_job *job;
+    sandbox_report rep;
+    int rc;
+} bg_job;
+
+static void *bg_run(void *arg)
+{
+    bg_job *b = arg;
+    b->rc = sandbox_pool_run(b->pool, b->job, &b->rep);
+    return NULL;
+}
+
+/* The busy sandbox's directory in work_dir: the one with an FMU in it. */
+static char *busy_dir(const char *work_dir)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        DIR *d = opendir(work_dir);
+        struct dirent *e;
+        char path[1024];
+        while (d && (e = readdir(d))) {
+            if (strncmp(e->d_name, "fmugw-pool-", 11))
+                continue;
+            snprintf(path, sizeof path, "%s/%s/fmu/modelDescription.xml", work_dir, e->d_name);
+            if (access(path, F_OK) == 0) {
+                snprintf(path, sizeof path, "%s/%s", work_dir, e->d_name);
+                closedir(d);
+                return strdup(path);
+            }
+        }
+        if (d)
+            closedir(d);
+        usleep(10000);
+    }
+    return NULL;
+}
+
+static void test_pool_jobs_isolated(void **state)
+{
+    (void)state;
+    char sleeper[512], reader[512];
+    snprintf(sleeper, sizeof sleeper, FMUGW_FMU_DIR "/hostile/SleepForever.fmu");
+    snprintf(reader, sizeof reader, FMUGW_FMU_DIR "/hostile/ReadOtherScratch.fmu");
+    if (access(sleeper, R_OK) != 0 || access(reader, R_OK) != 0)
+        skip();
+    char *work = NULL;
+    assert_int_equal(fmugw_mkdtemp(&work, "fmugw-test-pool-"), 0);
+    sandbox_pool *p = new_pool(2, work);
+
+    /* Job A sleeps in its sandbox; a secret is put in its scratch. */
+    job_fixture fa, fb;
+    sandbox_job ja, jb;
+    fixture_init(&fa, &ja, sleeper, "--stop-time", "1", NULL);
+    ja.limits.timeout_s = 4;
+    bg_job bg = { p, &ja, { 0 }, 0 };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bg_run, &bg), 0);
+    char *a_dir = busy_dir(work);
+    assert_non_null(a_dir);
+    char secret[1100], target[1100];
+    snprintf(secret, sizeof secret, "%s/scratch/secret.txt", a_dir);
+    FILE *f = fopen(secret, "w");
+    assert_non_null(f);
+    fputs("job-A-secret-42\n", f);
+    fclose(f);
+
+    /* Job B reads A's scratch by its host path, then the pool's directory. */
+    const char *targets[2] = { "%s/scratch", "%s/.." };
+    for (int i = 0; i < 2; i++) {
+        log_text *lt = calloc(1, sizeof *lt);
+        char arg[1200];
+        snprintf(target, sizeof target, targets[i], a_dir);
+        snprintf(arg, sizeof arg, "target=%s", target);
+        fixture_init(&fb, &jb, reader, "--stop-time", "0.1", "--start-value", arg, NULL);
+        jb.on_log = keep_log;
+        jb.log_ctx = lt;
+        sandbox_report rep = pool_job(p, &jb);
+        if (rep.outcome != SANDBOX_FMU_ERROR)
+            fail_msg("%s: outcome %s: %s", target, sandbox_outcome_name(rep.outcome), rep.message);
+        assert_null(strstr(lt->text, "job-A-secret-42"));
+        assert_null(strstr(lt->text, "HOSTILE-LOOT"));
+        free(lt);
+        fixture_free(&fb);
+    }
+
+    /* Control: the same FMU does read what is in its own view. */
+    log_text *lt = calloc(1, sizeof *lt);
+    fixture_init(&fb, &jb, reader, "--stop-time", "0.1", "--start-value", "target=/job/fmu", NULL);
+    jb.on_log = keep_log;
+    jb.log_ctx = lt;
+    sandbox_report rep = pool_job(p, &jb);
+    assert_int_equal(rep.outcome, SANDBOX_FINISHED);
+    assert_non_null(strstr(lt->text, "HOSTILE-LOOT"));
+    assert_non_null(strstr(lt->text, "/job/fmu/modelDescription.xml"));
+    free(lt);
+    fixture_free(&fb);
+
+    pthread_join(th, NULL);
+    assert_int_equal(bg.rc, 0);
+    assert_int_equal(bg.rep.outcome, SANDBOX_TIMEOUT);
+    assert_int_equal(access(a_dir, F_OK), -1); /* A's directory went with A */
+    free(a_dir);
+    sandbox_pool_free(p);
+    fixture_free(&fa);
+    assert_int_equal(rmdir(work), 0); /* free removed every sandbox's directory */
+    free(work);
+}
+
+/* The runner pids under init `pid` (its children). */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+    char path[64], buf[256];
+    int n = 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fgets(buf, sizeof buf, f))
+        for (char *q = buf, *end; n < max; q = end) {
+            long v = strtol(q, &end, 10);
+            if (end == q)
+                break;
+            out[n++] = (pid_t)v;
+        }
+    fclose(f);
+    return n;
+}
+
+static void test_pool_free_kills(void **state)
+{
+    (void)state;
+    pid_t pids[16];
+    int n = 0;
+    sandbox_pool *p = new_pool(3, NULL);
+    pthread_mutex_lock(&p->mu);
+    for (pool_slot *s = p->head; s; s = s->next) {
+        assert_true(s->ready); /* sandbox_pool_new waited for them */
+        pids[n++] = s->pid;
+        n += children_of(s->pid, pids + n, 2);
+    }
+    pthread_mutex_unlock(&p->mu);
+    assert_int_equal(n, 6); /* 3 inits, each with its waiting runner */
+    for (int i = 0; i < n; i++)
+        assert_int_equal(kill(pids[i], 0), 0);
+    sandbox_pool_free(p);
+    for (int i = 0; i < n; i++) {
+        errno = 0;
+        assert_int_equal(kill(pids[i], 0), -1);
+        assert_int_equal(errno, ESRCH);
+    }
+}
+
+static void test_pool_bad_runner(void **state)
+{
+    (void)state;
+    sandbox_pool_opts o = SANDBOX_POOL_OPTS_INIT;
+    sandbox_pool *p = (sandbox_pool *)&o;
+    o.runner = "/nonexistent/fmugw-runner";
+    assert_int_not_equal(sandbox_pool_new(&p, 2, &o), 0);
+    assert_null(p);
+    assert_non_null(strstr(fmugw_error_last(), "/nonexistent/fmugw-runner"));
+    /* A runner that is not one: it never says "@ready". */
+    o.runner = "/bin/true";
+    assert_int_not_equal(sandbox_pool_new(&p, 1, &o), 0);
+    assert_null(p);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -398,6 +702,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_forbidden_syscall),
         cmocka_unit_test(test_bad_runner),
         cmocka_unit_test(test_isolation_view),
+        cmocka_unit_test(test_pool_same_bytes),
+        cmocka_unit_test(test_pool_outcomes),
+        cmocka_unit_test(test_pool_jobs_isolated),
+        cmocka_unit_test(test_pool_free_kills),
+        cmocka_unit_test(test_pool_bad_runner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,607 @@
+/*
+ * app.c - the gateway application (see app.h): the data directory and its
+ * secrets, the database pool (migrated), the blob store, keyrings, rate
+ * limiter and abuse counters, the tier table, scopes, the audit helper and
+ * the first-start bootstrap (admin account + key printed once). Request
+ * handling lives in src/http (guard.c, auth.c, fmu.c), the admin CLI in
+ * admin.c.
+ */
+#include "server/app.h"
+#include "server/app_internal.h"
+
+#include "auth/apikey.h"
+#include "http/log.h"
+#include "store/accounts.h"
+#include "store/api_keys.h"
+#include "store/audit.h"
+#include "store/migrations.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#ifdef FMUGW_HAVE_REGISTRY
+#include "registry/registry.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ADMIN_EMAIL "admin@localhost"
+#define SECRET_FILE_MAX 65536
+
+/* ---- scopes -------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} scope_names[] = {
+    {"fmu:read", SCOPE_FMU_READ},         {"fmu:write", SCOPE_FMU_WRITE}, {"jobs:run", SCOPE_JOBS_RUN},
+    {"account:read", SCOPE_ACCOUNT_READ}, {"admin", SCOPE_ADMIN},
+};
+#define NSCOPES (sizeof scope_names / sizeof scope_names[0])
+
+int scopes_parse(unsigned *out, const char *text)
+{
+    unsigned mask = 0;
+    const char *p = text ? text : "";
+    *out = 0;
+    while (*p) {
+        size_t n = strcspn(p, " ,\t");
+        if (n > 0) {
+            size_t i;
+            for (i = 0; i < NSCOPES; i++)
+                if (strlen(scope_names[i].name) == n && memcmp(scope_names[i].name, p, n) == 0)
+                    break;
+            if (i == NSCOPES)
+                return fmugw_error_set(FMUGW_EINVALID, "unknown scope \"%.*s\"", (int)(n > 64 ? 64 : n), p);
+            mask |= scope_names[i].bit;
+        }
+        p += n;
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+    }
+    *out = mask;
+    return 0;
+}
+
+void scopes_format(char *buf, size_t size, unsigned mask)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NSCOPES; i++) {
+        if (!(mask & scope_names[i].bit))
+            continue;
+        int n = snprintf(buf + used, size - used, "%s%s", used ? " " : "", scope_names[i].name);
+        if (n < 0 || (size_t)n >= size - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+/* ---- tiers --------------------------------------------------------------- */
+
+static const tier_limits tiers[] = {
+    {"free", 5.0, 20, 64ull << 20},
+    {"pro", 50.0, 200, 1ull << 30},
+    {"enterprise", 200.0, 800, 4ull << 30},
+};
+
+const tier_limits *tier_limits_of(const char *tier)
+{
+    for (size_t i = 0; tier && i < sizeof tiers / sizeof tiers[0]; i++)
+        if (strcmp(tiers[i].tier, tier) == 0)
+            return &tiers[i];
+    return &tiers[0];
+}
+
+/* ---- principal, audit ---------------------------------------------------- */
+
+const principal *app_principal(const http_request *req)
+{
+    return req ? http_request_user(req) : NULL;
+}
+
+int app_audit(app *a, db_conn *c, const char *actor, const char *action, const char *target, json_t *detail)
+{
+    char *text = NULL;
+    db_conn *own = NULL;
+    int rc = 0;
+
+    if (detail && (text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "cannot serialise an audit detail");
+        goto out;
+    }
+    if (c == NULL) {
+        if ((rc = db_pool_acquire(&own, a->db)) != 0)
+            goto out;
+        c = own;
+    }
+    rc = store_audit_append(NULL, c, actor ? actor : "system", action, target, text);
+out:
+    if (rc != 0) {
+        json_t *f = json_pack("{s:s,s:s,s:s}", "action", action ? action : "", "actor", actor ? actor : "",
+                              "error", fmugw_error_last());
+        fmugw_log_json(FMUGW_LOG_ERROR, "audit append failed", f);
+    }
+    if (own)
+        db_pool_release(a->db, own);
+    free(text);
+    json_decref(detail);
+    return rc;
+}
+
+json_t *app__time_json(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[64];
+    gmtime_r(&s, &tm);
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_string(buf);
+}
+
+/* ---- secrets ------------------------------------------------------------- */
+
+/* Creates a directory of ours (secrets/, tmp/) 0700, tightening an
+ * existing one. */
+static int ensure_dir(const char *path)
+{
+    struct stat st;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", path, strerror(errno));
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fmugw_error_set(FMUGW_EIO, "%s is not a directory", path);
+    if ((st.st_mode & 077) && chmod(path, 0700) != 0)
+        return fmugw_error_set(FMUGW_EIO, "cannot chmod %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Reads a secret file, refusing one that others may read. *out is
+ * malloc'd and NUL-terminated; FMUGW_ENOTFOUND if it does not exist. */
+static int read_secret(char **out, size_t *len, const char *path)
+{
+    struct stat st;
+    int rc;
+    *out = NULL;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return FMUGW_ENOTFOUND;
+        return fmugw_error_set(FMUGW_EIO, "cannot stat %s: %s", path, strerror(errno));
+    }
+    if (st.st_mode & 077)
+        return fmugw_error_set(FMUGW_EIO, "%s is readable by others: chmod 600 it", path);
+    if ((rc = fmugw_read_file(out, len, path, SECRET_FILE_MAX)) != 0)
+        return rc;
+    return 0;
+}
+
+/* Creates `path` with `data` (mode 0600) unless it exists: written to a
+ * temporary, fsync'd, then linked into place, so two processes starting at
+ * once agree on one file. *created says whether ours won. */
+static int write_secret(bool *created, const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    int fd = -1, rc = 0;
+    *created = false;
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = fmugw_error_set(FMUGW_EIO, "cannot write %s: %s", tmp, strerror(errno));
+            goto out;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (link(tmp, path) == 0)
+        *created = true;
+    else if (errno != EEXIST)
+        rc = fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", path, strerror(errno));
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+/* A raw 32-byte secret file (pepper, url.key): loaded, or generated. */
+static int load_raw_secret(uint8_t key[32], const char *dir, const char *name)
+{
+    char *path = fmugw_path_join(dir, name), *text = NULL;
+    size_t len = 0;
+    bool created;
+    int rc;
+    if (!path)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = read_secret(&text, &len, path);
+        if (rc == 0) {
+            if (len != 32)
+                rc = fmugw_error_set(FMUGW_EINVALID, "%s must hold exactly 32 bytes", path);
+            else
+                memcpy(key, text, 32);
+            goto out;
+        }
+        if (rc != FMUGW_ENOTFOUND)
+            goto out;
+        uint8_t fresh[32];
+        if ((rc = crypto_random_bytes(fresh, sizeof fresh)) != 0 ||
+            (rc = write_secret(&created, path, fresh, sizeof fresh)) != 0) {
+            crypto_wipe(fresh, sizeof fresh);
+            goto out;
+        }
+        crypto_wipe(fresh, sizeof fresh);
+        /* Read back what is on disk (another process may have won). */
+    }
+    rc = fmugw_error_set(FMUGW_EIO, "cannot create %s", path);
+out:
+    if (text) {
+        crypto_wipe(text, len);
+        free(text);
+    }
+    free(path);
+    return rc;
+}
+
+typedef int (*keyfile_add_fn)(void *ring, const char *kid, const uint8_t key[32], bool active);
+
+static int add_jwt_key(void *ring, const char *kid, const uint8_t key[32], bool active)
+{
+    return jwt_keyring_add(ring, kid, key, 32, active);
+}
+
+static int add_master_key(void *ring, const char *kid, const uint8_t key[32], bool active)
+{
+    return crypto_keyring_add(ring, kid, key, active);
+}
+
+/* A "kid hexkey" file: every line is added, the last one active. Generated
+ * with one line "<prefix><8 hex>" when missing and `generate`. *count gets
+ * the number of keys added. */
+static int load_key_file(size_t *count, const char *dir, const char *name, const char *kid_prefix, bool generate,
+                         void *ring, keyfile_add_fn add)
+{
+    char *path = fmugw_path_join(dir, name), *text = NULL;
+    size_t len = 0;
+    int rc;
+    *count = 0;
+    if (!path)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    rc = read_secret(&text, &len, path);
+    if (rc == FMUGW_ENOTFOUND && generate) {
+        uint8_t key[32], rnd[4];
+        char hex[65], rhex[9], line[160];
+        bool created;
+        if ((rc = crypto_random_bytes(key, sizeof key)) == 0 && (rc = crypto_random_bytes(rnd, sizeof rnd)) == 0) {
+            crypto_hex_encode(hex, sizeof hex, key, sizeof key);
+            crypto_hex_encode(rhex, sizeof rhex, rnd, sizeof rnd);
+            int n = snprintf(line, sizeof line, "%s%s %s\n", kid_prefix, rhex, hex);
+            rc = write_secret(&created, path, line, (size_t)n);
+            crypto_wipe(line, sizeof line);
+            crypto_wipe(hex, sizeof hex);
+        }
+        crypto_wipe(key, sizeof key);
+        if (rc == 0)
+            rc = read_secret(&text, &len, path);
+    }
+    if (rc == FMUGW_ENOTFOUND && !generate) {
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    /* Each line is added as active, so the last one ends up signing. */
+    size_t lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char kid[80];
+        uint8_t key[32];
+        lineno++;
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line == '\0' || *line == '#')
+            continue;
+        size_t kn = strcspn(line, " \t");
+        if (kn == 0 || kn >= sizeof kid || line[kn] == '\0') {
+            rc = fmugw_error_set(FMUGW_EINVALID, "%s:%zu: expected \"kid hexkey\"", path, lineno);
+            goto out;
+        }
+        memcpy(kid, line, kn);
+        kid[kn] = '\0';
+        if ((rc = crypto_key_parse(key, line + kn)) != 0) {
+            rc = fmugw_error_set(FMUGW_EINVALID, "%s:%zu: not a 256-bit key", path, lineno);
+            goto out;
+        }
+        rc = add(ring, kid, key, true);
+        crypto_wipe(key, sizeof key);
+        if (rc != 0)
+            goto out;
+        (*count)++;
+    }
+out:
+    if (text) {
+        crypto_wipe(text, len);
+        free(text);
+    }
+    free(path);
+    return rc;
+}
+
+/* A key from the configuration (FMUGW_JWT_SECRET / FMUGW_MASTER_KEY): 64
+ * hex or base64 of 32 bytes; a JWT secret may also be any text of at least
+ * 32 bytes (used as is). */
+static int config_key(uint8_t key[32], const char *text, bool any_text, const char *what)
+{
+    if (crypto_key_parse(key, text) == 0)
+        return 0;
+    if (any_text && strlen(text) >= 32)
+        return crypto_sha256(key, text, strlen(text));
+    return fmugw_error_set(FMUGW_EINVALID, "%s must be a 256-bit key (64 hex digits or base64)%s", what,
+                           any_text ? " or a text of at least 32 characters" : "");
+}
+
+static int load_secrets(app *a, const char *secrets, bool offline)
+{
+    const fmugw_config *cfg = a->cfg;
+    uint8_t key[32];
+    size_t n = 0;
+    int rc;
+
+    if ((rc = load_raw_secret(a->pepper, secrets, "pepper")) != 0 ||
+        (rc = load_raw_secret(a->url_key, secrets, "url.key")) != 0)
+        return rc;
+    if ((rc = jwt_keyring_new(&a->jwt_keys)) != 0 || (rc = crypto_keyring_new(&a->master_keys)) != 0)
+        return rc;
+
+    bool jwt_env = cfg->jwt_secret && cfg->jwt_secret[0];
+    if ((rc = load_key_file(&n, secrets, "jwt.keys", "jwt-", !jwt_env, a->jwt_keys, add_jwt_key)) != 0)
+        return rc;
+    if (jwt_env) {
+        if ((rc = config_key(key, cfg->jwt_secret, true, "jwt_secret")) != 0)
+            return rc;
+        rc = jwt_keyring_add(a->jwt_keys, "env", key, sizeof key, true);
+        crypto_wipe(key, sizeof key);
+        if (rc != 0)
+            return rc;
+    }
+
+    bool master_env = cfg->master_key && cfg->master_key[0];
+    if ((rc = load_key_file(&n, secrets, "master.keys", "mk-", !master_env, a->master_keys, add_master_key)) != 0)
+        return rc;
+    if (master_env) {
+        if ((rc = config_key(key, cfg->master_key, false, "master_key")) != 0)
+            return rc;
+        rc = crypto_keyring_add(a->master_keys, "env", key, true);
+        crypto_wipe(key, sizeof key);
+        if (rc != 0)
+            return rc;
+    }
+    (void)offline;
+    return 0;
+}
+
+/* ---- keys, bootstrap ----------------------------------------------------- */
+
+int app__key_create(app *a, db_conn *c, const char *account_id, unsigned scopes, const char *name,
+                    char key_out[APIKEY_LEN + 1], char id_out[APIKEY_ID_LEN + 1])
+{
+    uint8_t mac[CRYPTO_SHA256_LEN];
+    char hint[APIKEY_HINT_LEN + 1], scope_text[128];
+    int rc;
+
+    if ((rc = apikey_generate(key_out)) != 0 || (rc = apikey_id(id_out, key_out)) != 0 ||
+        (rc = apikey_hint(hint, key_out)) != 0 ||
+        (rc = crypto_hmac_sha256(mac, a->pepper, sizeof a->pepper, key_out, APIKEY_LEN)) != 0)
+        goto out;
+    scopes_format(scope_text, sizeof scope_text, scopes);
+    rc = store_apikey_insert(NULL, c, id_out, account_id, hint, mac, sizeof mac, scope_text, name);
+out:
+    crypto_wipe(mac, sizeof mac);
+    if (rc != 0)
+        crypto_wipe(key_out, APIKEY_LEN + 1);
+    return rc;
+}
+
+typedef struct {
+    app *a;
+    bool created;
+    char account_id[64];
+    char key[APIKEY_LEN + 1];
+    char key_id[APIKEY_ID_LEN + 1];
+} bootstrap_ctx;
+
+static int bootstrap_tx(db_conn *c, void *p)
+{
+    bootstrap_ctx *b = p;
+    store_account *acct = NULL;
+    int rc = store_account_find_by_email(&acct, c, ADMIN_EMAIL);
+    b->created = false;
+    if (rc == 0)
+        goto out; /* not the first start */
+    if (rc != FMUGW_ENOTFOUND)
+        goto out;
+    if ((rc = store_account_create(&acct, c, ADMIN_EMAIL, "enterprise")) != 0)
+        goto out;
+    snprintf(b->account_id, sizeof b->account_id, "%s", acct->id);
+    if ((rc = app__key_create(b->a, c, acct->id, SCOPE_DEFAULT | SCOPE_ADMIN, "bootstrap admin key", b->key,
+                              b->key_id)) != 0)
+        goto out;
+    if ((rc = app_audit(b->a, c, "system", "bootstrap", acct->id,
+                        json_pack("{s:s,s:s}", "email", ADMIN_EMAIL, "key_id", b->key_id))) != 0)
+        goto out;
+    b->created = true;
+out:
+    store_account_free(acct);
+    return rc;
+}
+
+static int bootstrap(app *a, db_conn *c)
+{
+    bootstrap_ctx b = {.a = a};
+    int rc = db_transact(c, bootstrap_tx, &b);
+    if (rc == 0 && b.created) {
+        /* The only place the admin key is ever shown: stdout, once. */
+        json_t *line = json_pack("{s:s,s:s}", "admin_account_id", b.account_id, "admin_api_key", b.key);
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        if (text) {
+            printf("%s\n", text);
+            fflush(stdout);
+            crypto_wipe(text, strlen(text));
+        }
+        free(text);
+        json_decref(line); /* jansson keeps its own copy of the key */
+        fmugw_log_json(FMUGW_LOG_INFO, "first start: admin account created",
+                       json_pack("{s:s,s:s}", "account_id", b.account_id, "key_id", b.key_id));
+    }
+    crypto_wipe(b.key, sizeof b.key);
+    return rc;
+}
+
+/* ---- open / free --------------------------------------------------------- */
+
+int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned flags)
+{
+    app *a = calloc(1, sizeof *a);
+    char *data = NULL, *secrets = NULL, *url = NULL, *blob_url = NULL;
+    db_conn *c = NULL;
+    bool offline = flags & APP_OPEN_OFFLINE;
+    int rc;
+
+    *out = NULL;
+    if (!a)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    a->cfg = cfg;
+    a->jwt_issuer = "fmugw";
+    a->jwt_audience = "fmugw-api";
+    a->token_ttl_s = cfg->token_ttl_s >= 1 && cfg->token_ttl_s <= JWT_MAX_TTL ? cfg->token_ttl_s : JWT_MAX_TTL;
+    a->url_ttl_s = cfg->url_ttl_s ? cfg->url_ttl_s : 300;
+
+    if ((rc = config_prepare_data_dir(cfg)) != 0)
+        goto out;
+    if ((data = realpath(cfg->data_dir, NULL)) == NULL) {
+        rc = fmugw_error_set(FMUGW_EIO, "data directory %s: %s", cfg->data_dir, strerror(errno));
+        goto out;
+    }
+    {
+        /* The data directory may be the operator's: warn, never chmod it. */
+        struct stat st;
+        if (stat(data, &st) == 0 && (st.st_mode & 077))
+            fmugw_log_json(FMUGW_LOG_WARN, "data directory is accessible by others (chmod 700 it)",
+                           json_pack("{s:s}", "data_dir", data));
+    }
+    if (!(secrets = fmugw_path_join(data, "secrets")) || !(a->tmp_dir = fmugw_path_join(data, "tmp"))) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = ensure_dir(secrets)) != 0 || (rc = load_secrets(a, secrets, offline)) != 0)
+        goto out;
+    if (!offline) {
+        /* Partial uploads of a previous run are garbage. */
+        struct stat st;
+        if (stat(a->tmp_dir, &st) == 0 && (rc = fmugw_rmtree(a->tmp_dir)) != 0)
+            goto out;
+        if ((rc = ensure_dir(a->tmp_dir)) != 0)
+            goto out;
+    }
+
+    if (cfg->database_url && cfg->database_url[0]) {
+        if (!(url = strdup(cfg->database_url))) {
+            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else if ((rc = db_url_default(&url, data)) != 0) {
+        goto out;
+    }
+    if ((rc = db_pool_open(&a->db, url, (cfg->threads ? cfg->threads : 4) + 1)) != 0 ||
+        (rc = db_pool_acquire(&c, a->db)) != 0)
+        goto out;
+    if ((rc = store_migrate(c)) != 0)
+        goto out;
+
+    if (cfg->s3_bucket && cfg->s3_bucket[0]) {
+        rc = fmugw_error_set(FMUGW_EUNSUPPORTED, "s3_bucket is not supported yet (blobs go to the data directory)");
+        goto out;
+    }
+    if (asprintf(&blob_url, "file://%s/blobs", data) < 0) {
+        blob_url = NULL;
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = blob_store_open(&a->blobs, blob_url)) != 0)
+        goto out;
+
+    if ((rc = ratelimit_new(&a->rate, 65536)) != 0 ||
+        (rc = abuse_counter_new(&a->auth_failures, 10, 60.0, 65536)) != 0 ||
+        (rc = abuse_counter_new(&a->upload_rejects, 5, 600.0, 65536)) != 0)
+        goto out;
+
+    if (!offline) {
+        if ((rc = bootstrap(a, c)) != 0)
+            goto out;
+        db_pool_release(a->db, c);
+        c = NULL;
+#ifdef FMUGW_HAVE_REGISTRY
+        if (samples_dir && samples_dir[0] && (rc = registry_import_samples(a, samples_dir)) != 0)
+            goto out;
+#else
+        (void)samples_dir;
+#endif
+    }
+out:
+    if (c)
+        db_pool_release(a->db, c);
+    free(data);
+    free(secrets);
+    free(url);
+    free(blob_url);
+    if (rc != 0)
+        app_free(a);
+    else
+        *out = a;
+    return rc;
+}
+
+int app_open(app **out, fmugw_config *cfg, const char *samples_dir)
+{
+    return app__open(out, cfg, samples_dir, APP_OPEN_SERVE);
+}
+
+void app_free(app *a)
+{
+    if (!a)
+        return;
+    db_pool_close(a->db);
+    blob_store_close(a->blobs);
+    crypto_keyring_free(a->master_keys);
+    jwt_keyring_free(a->jwt_keys);
+    ratelimit_free(a->rate);
+    abuse_counter_free(a->auth_failures);
+    abuse_counter_free(a->upload_rejects);
+    free(a->tmp_dir);
+    crypto_wipe(a->pepper, sizeof a->pepper);
+    crypto_wipe(a->url_key, sizeof a->url_key);
+    free(a);
+}

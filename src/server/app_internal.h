@@ -1,0 +1,40 @@
+/*
+ * app_internal.h - what the files of the gateway core share beyond the
+ * app.h contract: the offline open used by `fmugwd admin`, API key
+ * creation (bootstrap, admin CLI, POST /keys), the admin entry point, and
+ * one more route flag of the guard. Not for resource files.
+ */
+#ifndef FMUGW_SERVER_APP_INTERNAL_H
+#define FMUGW_SERVER_APP_INTERNAL_H
+
+#include "auth/apikey.h"
+#include "server/app.h"
+#include "store/api_keys.h"
+
+/* Route flag (bit 16, above the scope bits): the route takes the X-API-Key
+ * alone, without a bearer token (POST /auth/token). */
+#define APP_ROUTE_KEY_ONLY (1u << 16)
+
+/* app__open flags. */
+enum {
+    APP_OPEN_SERVE = 0,      /* the daemon: everything, bootstrap, samples */
+    APP_OPEN_OFFLINE = 1u << 0 /* admin CLI: secrets + database only; no
+                                  bootstrap, no samples, tmp/ untouched */
+};
+
+/** app_open() with flags (APP_OPEN_*). */
+int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned flags);
+
+/** Creates an API key for `account_id` with `scopes` (and an optional
+ *  `name`): writes the secret key (shown once) into key_out and the key id
+ *  into id_out. Joins an outer transaction on `c`. Does not audit. */
+int app__key_create(app *a, db_conn *c, const char *account_id, unsigned scopes, const char *name,
+                    char key_out[APIKEY_LEN + 1], char id_out[APIKEY_ID_LEN + 1]);
+
+/** RFC 3339 UTC text of a unix-ms time, or JSON null for 0 (new ref). */
+json_t *app__time_json(int64_t ms);
+
+/** `fmugwd admin ...` (argv[0] = "admin"). Returns the exit status. */
+int admin_main(int argc, char **argv);
+
+#endif
