@@ -365,9 +365,14 @@ void sandbox__init_main(const sandbox__child *c)
     /* Become uid/gid 0 of the new namespace (nobody outside, or the
      * caller's own uid when it is not root), with no supplementary groups
      * (setgroups is denied, and needless, when the caller is not root). */
-    if (setgroups(0, NULL) != 0 && errno != EPERM)
+    /* Raw syscalls: glibc's set*id wrappers apply the change to every
+     * thread (a signal broadcast under its stack-cache lock), and this is
+     * a clone of a possibly threaded parent: a lock held by another parent
+     * thread at clone time (pthread_create, thread exit) would never be
+     * released here, and init would hang until the deadline. */
+    if (syscall(SYS_setgroups, 0, NULL) != 0 && errno != EPERM)
         die(c, "setgroups", NULL);
-    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+    if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0)
         die(c, "setresuid", NULL);
     build_root(c);
 

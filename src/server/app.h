@@ -84,8 +84,13 @@ typedef struct {
     unsigned scopes;
 } principal;
 
+struct pricing;     /* ledger/pricing.h: tiers and cost model (issue 5) */
+struct job_system;  /* jobs/jobs.h: queue, workers, results (issue 5) */
+
 typedef struct app {
     fmugw_config *cfg;             /* borrowed from main */
+    struct pricing *pricing;       /* loaded from pricing.json (ledger helper) */
+    struct job_system *jobs;       /* started for roles all|worker (jobs helper) */
     db_pool *db;
     blob_store *blobs;
     crypto_keyring *master_keys;
