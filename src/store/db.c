@@ -376,6 +376,8 @@ void db_pool_release(db_pool *p, db_conn *c)
         return;
     if (c->tx_depth)
         db_rollback(c);
+    if (c->be->idle)
+        c->be->idle(c);
     pthread_mutex_lock(&p->mu);
     p->idle[p->n_idle++] = c;
     pthread_cond_signal(&p->cv);

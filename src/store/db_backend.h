@@ -42,6 +42,11 @@ typedef struct db_backend {
     int (*begin)(db_conn *c);
     int (*commit)(db_conn *c);
     int (*rollback)(db_conn *c);
+    /* The connection goes back to a pool: end whatever a caller left open
+     * (statements stepped but never reset or finalized keep a read
+     * snapshot, and the next request would not see newer rows). Returns the
+     * number of such statements. May be NULL. */
+    int (*idle)(db_conn *c);
 } db_backend;
 
 /** Base of every backend connection. */

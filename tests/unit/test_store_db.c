@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -355,6 +356,84 @@ static void test_pool(void **state)
     assert_int_equal(count_rows(f->c, "kv"), 80);
 }
 
+/* A statement left stepped on a pooled connection must not pin an old
+ * snapshot for the next request that gets the connection. */
+static void test_pool_release_ends_snapshot(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(db_exec(f->c, "CREATE TABLE kv (v TEXT NOT NULL)"), 0);
+    assert_int_equal(db_exec(f->c, "INSERT INTO kv VALUES ('a'), ('b')"), 0);
+    db_pool *pool = NULL;
+    assert_int_equal(db_pool_open(&pool, f->url, 1), 0);
+    db_conn *c = NULL;
+    assert_int_equal(db_pool_acquire(&c, pool), 0);
+    db_stmt *leaked = NULL;
+    assert_int_equal(db_query(&leaked, c, "SELECT v FROM kv", ""), 0);
+    assert_int_equal(db_step(leaked), 1); /* a row read, never reset: a read transaction stays open */
+    db_pool_release(pool, c);
+
+    assert_int_equal(db_exec(f->c, "INSERT INTO kv VALUES ('c')"), 0); /* another connection writes */
+    assert_int_equal(db_pool_acquire(&c, pool), 0);
+    assert_int_equal(count_rows(c, "kv"), 3); /* the new row is visible */
+    db_pool_release(pool, c);
+    db_finalize(leaked);
+    db_pool_close(pool);
+}
+
+/* Several connections in this process and writers in other processes
+ * (like `fmugwd admin` next to the daemon): the WAL stays while we have the
+ * database open, and every connection sees the other processes' commits.
+ * (The daemon-level regression of the lock bug this guards against is
+ * tests/integration/gateway_live_admin.sh.) */
+static void test_open_keeps_other_connections_locks(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(db_exec(f->c, "CREATE TABLE kv (v TEXT NOT NULL)"), 0);
+    assert_int_equal(db_exec(f->c, "INSERT INTO kv VALUES ('a'), ('b')"), 0);
+
+    db_conn *other = NULL;
+    assert_int_equal(db_open(&other, f->url), 0); /* must leave f->c's locks alone */
+
+    pid_t pid = fork();
+    if (pid == 0) { /* another process (the admin CLI) writes and exits */
+        db_conn *c = NULL;
+        if (db_open(&c, f->url) || db_exec(c, "INSERT INTO kv VALUES ('c')"))
+            _exit(3);
+        db_close(c);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char wal[700];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    assert_int_equal(access(wal, F_OK), 0); /* we still have it open: not deleted */
+    assert_int_equal(count_rows(f->c, "kv"), 3);
+    assert_int_equal(count_rows(other, "kv"), 3);
+
+    /* and once more, the way the daemon met it: a second outside write after
+     * this process opened yet another connection */
+    db_conn *third = NULL;
+    assert_int_equal(db_open(&third, f->url), 0);
+    pid = fork();
+    if (pid == 0) { /* like `fmugwd admin`: two connections, writes, exits */
+        db_conn *c = NULL, *c2 = NULL;
+        if (db_open(&c, f->url) || db_exec(c, "BEGIN IMMEDIATE") || db_open(&c2, f->url) ||
+            db_exec(c, "INSERT INTO kv VALUES ('d')") || db_exec(c, "COMMIT"))
+            _exit(3);
+        db_close(c2);
+        db_close(c);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(count_rows(f->c, "kv"), 4);
+    assert_int_equal(count_rows(other, "kv"), 4);
+    assert_int_equal(count_rows(third, "kv"), 4);
+    db_close(third);
+    db_close(other);
+}
+
 static void test_migrations(void **state)
 {
     fixture *f = *state;
@@ -397,6 +476,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_release_ends_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_keeps_other_connections_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
