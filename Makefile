@@ -32,7 +32,8 @@ test-asan: deps
 	cmake --build --preset asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan
 
-bench: deps
+bench:
+	@./scripts/deps.sh --bench
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j$(JOBS)
 	./bench/run.sh build/release

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void print_field(const char *name, const char *value)
 {
@@ -50,11 +51,18 @@ static const char *unit_of(const fmi_model *m, const fmi_variable *v)
 int cli_info(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts("usage: fmugw info MODEL.fmu");
+        puts("usage: fmugw info MODEL.fmu        (local file)\n       fmugw info ID [--json] [--profile NAME]  (an FMU on the gateway)");
         return CLI_OK;
     }
+    /* An argument that is not an existing file (or that comes with gateway
+     * options) is an FMU id on the gateway. */
+    struct stat st;
+    if (argc >= 2 && argv[1][0] != '-' && stat(argv[1], &st) != 0 && !strstr(argv[1], ".fmu"))
+        return cli_info_remote(argc, argv);
+    if (argc > 2 && stat(argv[argc - 1], &st) != 0)
+        return cli_info_remote(argc, argv);
     if (argc != 2 || argv[1][0] == '-') {
-        cli_error("usage: fmugw info MODEL.fmu");
+        cli_error("usage: fmugw info MODEL.fmu|ID");
         return CLI_USAGE;
     }
     fmi_fmu *fmu;

@@ -8,7 +8,7 @@
 #include "server/app_internal.h"
 
 #include "store/api_keys.h"
-#include "store/credits.h"
+#include "ledger/ledger.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -22,21 +22,22 @@ static int token_handler(http_request *req, void *ud)
     const principal *p = app_principal(req);
     db_conn *c = NULL;
     char *token = NULL, scopes[128];
-    int64_t balance = 0;
+    ledger_balance bal;
     int rc;
 
     if (!p)
         return http_problem(req, HTTP_PROBLEM_UNAUTHORIZED, NULL);
     if (db_pool_acquire(&c, a->db) != 0)
         return http_problem(req, HTTP_PROBLEM_UNAVAILABLE, "the database is not available");
-    rc = store_credit_balance(&balance, c, p->account_id);
+    rc = ledger_balance_get(c, p->account_id, &bal);
     db_pool_release(a->db, c);
     if (rc != 0)
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);
 
     scopes_format(scopes, sizeof scopes, p->scopes);
+    /* `credits`: the available balance in whole credits (rounded down). */
     json_t *extra = json_pack("{s:s,s:s,s:I,s:s}", "key_id", p->key_id, "tier", p->tier, "credits",
-                              (json_int_t)balance, "scope", scopes);
+                              (json_int_t)(bal.available / LEDGER_MILLI), "scope", scopes);
     jwt_sign_opts so = {.iss = a->jwt_issuer, .aud = a->jwt_audience, .sub = p->account_id,
                         .ttl = a->token_ttl_s, .now = 0};
     rc = extra ? jwt_sign(&token, a->jwt_keys, &so, extra) : FMUGW_ENOMEM;

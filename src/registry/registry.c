@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,19 +378,33 @@ static int evaluate(bool *ready, char **summary, char **report, char **rules, ap
     }
     if ((rc = decrypt_to_dir(&path, a, blob_key, dir)) != 0)
         goto out;
-    if ((rc = fmi_validate_fmu(&rep, path)) != 0)
-        goto out;
+    /* One extraction serves the validation and the summary (a second one
+     * was a fifth of a large upload's time, docs/benchmarks.md): open the
+     * FMU (extract + parse), then run the model and binary rules on it.
+     * Only an FMU that cannot be opened goes through fmi_validate_fmu(),
+     * whose archive / model-description rules are the ways opening fails. */
+    if (fmi_fmu_open(&fmu, path) == 0) {
+        if ((rep = calloc(1, sizeof *rep)) == NULL) {
+            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = fmi_validate_model(rep, fmu->model, fmu->dir)) == FMUGW_ENOMEM)
+            goto out;
+        rc = 0;
+        sj = summary_json(fmu);
+    } else {
+        char why[256];
+        snprintf(why, sizeof why, "%s", fmugw_error_last());
+        if ((rc = fmi_validate_fmu(&rep, path)) != 0)
+            goto out;
+        if (rep->n_problems == 0)
+            fmi_report_add(rep, "model-description-parse", "modelDescription.xml", "%s", why);
+    }
     for (size_t i = 0; i < rep->n_problems; i++)
         missing += strcmp(rep->problems[i].rule, "binary-missing") == 0;
-    /* The model is read again for the summary (and for binary-missing:
-     * fatal only when every declared interface lacks its binary). */
-    bool all_missing = false;
-    if (fmi_fmu_open(&fmu, path) == 0) {
-        sj = summary_json(fmu);
-        all_missing = missing > 0 && missing >= distinct_binaries(fmu->model);
-    } else if (rep->n_problems == 0) {
-        fmi_report_add(rep, "model-description-parse", "modelDescription.xml", "%s", fmugw_error_last());
-    }
+    /* binary-missing is fatal only when every declared interface lacks its
+     * binary */
+    bool all_missing = fmu && missing > 0 && missing >= distinct_binaries(fmu->model);
     bool any_fatal = sj == NULL;
     for (size_t i = 0; i < rep->n_problems; i++) {
         const fmi_problem *p = &rep->problems[i];
@@ -679,10 +695,55 @@ int registry_import_samples(app *a, const char *dir)
 
 /* ---- representation ------------------------------------------------------ */
 
+/* Parsed summary / validation texts, shared between requests: GET
+ * /fmu/{id} answers the same FMUs over and over, and parsing their JSON was
+ * a quarter of its CPU (docs/benchmarks.md). Direct-mapped by a hash of the
+ * text; a hit is the same text, compared in full. Cached values are never
+ * modified (callers add members to the top-level object only) and jansson's
+ * reference counts are atomic, so threads share them. Texts over
+ * PARSE_CACHE_MAX bytes are parsed every time (bounded memory). */
+#define PARSE_CACHE 32
+#define PARSE_CACHE_MAX (16u << 10)
+static struct {
+    char *text;
+    json_t *value;
+} parse_cache[PARSE_CACHE];
+static pthread_mutex_t parse_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static json_t *parse_or_null(const char *text)
 {
-    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-    return j ? j : json_null();
+    if (!text)
+        return json_null();
+    size_t len = strlen(text);
+    if (len > PARSE_CACHE_MAX) {
+        json_t *j = json_loadb(text, len, 0, NULL);
+        return j ? j : json_null();
+    }
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    size_t slot = (size_t)(h % PARSE_CACHE);
+    json_t *j = NULL;
+    pthread_mutex_lock(&parse_cache_lock);
+    if (parse_cache[slot].text && strcmp(parse_cache[slot].text, text) == 0)
+        j = json_incref(parse_cache[slot].value);
+    pthread_mutex_unlock(&parse_cache_lock);
+    if (j)
+        return j;
+    if (!(j = json_loadb(text, len, 0, NULL)))
+        return json_null();
+    char *copy = strdup(text);
+    if (copy) {
+        pthread_mutex_lock(&parse_cache_lock);
+        char *old_text = parse_cache[slot].text;
+        json_t *old_value = parse_cache[slot].value;
+        parse_cache[slot].text = copy;
+        parse_cache[slot].value = json_incref(j);
+        pthread_mutex_unlock(&parse_cache_lock);
+        free(old_text);
+        json_decref(old_value);
+    }
+    return j;
 }
 
 json_t *registry_fmu_json(const store_fmu *f, bool full)

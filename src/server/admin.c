@@ -16,6 +16,12 @@
  *     key unlock --id K
  *     credits set|grant --email E --amount N [--reason R]
  *     credits show --email E
+ *
+ * Credits live in the ledger (src/ledger): amounts are whole credits;
+ * `grant` posts a grant, `set` posts the difference to the available
+ * balance as a grant or an adjustment (available -> system:grants); `show`
+ * prints the derived balances. A new account gets its tier's first monthly
+ * grant in the same transaction.
  *     audit verify
  *
  * Exit status: 0 done, 1 failed (audit verify: chain altered), 2 bad usage.
@@ -26,7 +32,7 @@
 #include "store/accounts.h"
 #include "store/api_keys.h"
 #include "store/audit.h"
-#include "store/credits.h"
+#include "ledger/ledger.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -137,7 +143,9 @@ static int account_create_tx(db_conn *c, void *p)
     if (rc != 0)
         return rc;
     snprintf(x->account_id, sizeof x->account_id, "%s", acct->id);
-    rc = app__key_create(x->a, c, acct->id, SCOPE_DEFAULT, "created with the account", x->key, x->key_id);
+    rc = app__grant_cycle(x->a, c, acct->id, acct->tier, acct->created_at, acct->created_at);
+    if (rc == 0)
+        rc = app__key_create(x->a, c, acct->id, SCOPE_DEFAULT, "created with the account", x->key, x->key_id);
     if (rc == 0)
         rc = app_audit(x->a, c, ACTOR, "account.create", acct->id,
                        json_pack("{s:s,s:s,s:s}", "email", acct->email, "tier", acct->tier, "key_id", x->key_id));
@@ -167,6 +175,40 @@ typedef struct {
     long long amount;
 } change_ctx;
 
+/* A fresh idempotency key for one admin action ("admin:<16 hex>"). */
+static int admin_key(char out[48])
+{
+    uint8_t r[8];
+    int rc = crypto_random_bytes(r, sizeof r);
+    if (rc == 0) {
+        memcpy(out, "admin:", 6);
+        crypto_hex_encode(out + 6, 48 - 6, r, sizeof r);
+    }
+    return rc;
+}
+
+/* grant: +amount credits; set: the difference to reach `amount` credits
+ * available (a grant up, an adjustment down). */
+static int credits_change(db_conn *c, const char *account_id, long long amount, bool set, const char *reason)
+{
+    char key[48];
+    int64_t delta = (int64_t)amount * LEDGER_MILLI;
+    int rc = admin_key(key);
+    if (rc != 0)
+        return rc;
+    if (set) {
+        ledger_balance b;
+        if ((rc = ledger_balance_get(c, account_id, &b)) != 0)
+            return rc;
+        delta -= b.available;
+    }
+    if (delta > 0)
+        return ledger_grant(c, account_id, delta, key, reason ? reason : "admin grant");
+    if (delta < 0)
+        return ledger_adjust(c, account_id, -delta, key, reason ? reason : "admin adjustment");
+    return 0;
+}
+
 static int change_tx(db_conn *c, void *p)
 {
     change_ctx *x = p;
@@ -195,8 +237,7 @@ static int change_tx(db_conn *c, void *p)
         break;
     case ACT_CREDITS_SET:
     case ACT_CREDITS_GRANT:
-        rc = x->what == ACT_CREDITS_SET ? store_credit_set(c, x->target, x->amount, x->o->reason)
-                                        : store_credit_grant(c, x->target, x->amount, x->o->reason);
+        rc = credits_change(c, x->target, x->amount, x->what == ACT_CREDITS_SET, x->o->reason);
         action = x->what == ACT_CREDITS_SET ? "credits.set" : "credits.grant";
         d = json_pack("{s:I,s:s?}", "amount", (json_int_t)x->amount, "reason", x->o->reason);
         break;
@@ -365,8 +406,10 @@ static int cmd_credits(app *a, db_conn *c, const char *verb, const opts *o)
         char *end = NULL;
         errno = 0;
         amount = o->amount ? strtoll(o->amount, &end, 10) : 0;
-        if (!o->amount || !*o->amount || *end || errno || (set && amount < 0)) {
-            fprintf(stderr, "fmugwd admin: --amount must be an integer%s\n", set ? " >= 0" : "");
+        if (!o->amount || !*o->amount || *end || errno || (set && amount < 0) || (grant && amount <= 0) ||
+            amount > 1000000000000LL) {
+            fprintf(stderr, "fmugwd admin: --amount must be a whole number of credits%s\n",
+                    set ? " >= 0" : " > 0");
             return 2;
         }
     }
@@ -380,12 +423,24 @@ static int cmd_credits(app *a, db_conn *c, const char *verb, const opts *o)
             goto out;
         }
     }
-    int64_t balance = 0;
-    if (store_credit_balance(&balance, c, acct->id) != 0) {
+    ledger_balance b;
+    if (ledger_balance_get(c, acct->id, &b) != 0) {
         rc = fail("credits");
         goto out;
     }
-    printf("{\"account_id\":\"%s\",\"balance\":%lld}\n", acct->id, (long long)balance);
+    /* Credits with up to 3 decimals (exact: the ledger counts millicredits). */
+    char bal[3][48];
+    int64_t v[3] = {b.available, b.reserved, b.overage_used};
+    for (int i = 0; i < 3; i++) {
+        int64_t m = v[i] < 0 ? -v[i] : v[i];
+        if (m % LEDGER_MILLI)
+            snprintf(bal[i], sizeof bal[i], "%s%lld.%03lld", v[i] < 0 ? "-" : "", (long long)(m / LEDGER_MILLI),
+                     (long long)(m % LEDGER_MILLI));
+        else
+            snprintf(bal[i], sizeof bal[i], "%lld", (long long)(v[i] / LEDGER_MILLI));
+    }
+    printf("{\"account_id\":\"%s\",\"balance\":%s,\"reserved\":%s,\"overage_used\":%s}\n", acct->id, bal[0],
+           bal[1], bal[2]);
     rc = 0;
 out:
     store_account_free(acct);

@@ -5,12 +5,21 @@
  * the first-start bootstrap (admin account + key printed once). Request
  * handling lives in src/http (guard.c, auth.c, fmu.c), the admin CLI in
  * admin.c.
+ *
+ * Pricing (ledger helper): pricing.json is loaded at open (config key
+ * `pricing_path`, else <data dir>/../pricing.json, ./pricing.json, the
+ * repository's); tier_limits_of() reads its tiers. Monthly credit grants:
+ * every account gets its tier's monthly_credits at creation and at the start
+ * of each billing cycle (ledger_cycle), applied by a sweep at start and
+ * every hour on a thread of the app (stopped by app_free).
  */
 #include "server/app.h"
 #include "server/app_internal.h"
 
 #include "auth/apikey.h"
 #include "http/log.h"
+#include "ledger/ledger.h"
+#include "ledger/pricing.h"
 #include "store/accounts.h"
 #include "store/api_keys.h"
 #include "store/audit.h"
@@ -25,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,18 +98,203 @@ void scopes_format(char *buf, size_t size, unsigned mask)
 
 /* ---- tiers --------------------------------------------------------------- */
 
-static const tier_limits tiers[] = {
+/* Built-in defaults until pricing.json is loaded (and for tests that use
+ * the guard without an app). */
+static const tier_limits builtin_tiers[] = {
     {"free", 5.0, 20, 64ull << 20},
     {"pro", 50.0, 200, 1ull << 30},
     {"enterprise", 200.0, 800, 4ull << 30},
 };
 
+#define MAX_PRICED_TIERS 16
+/* The limits of the loaded pricing table: written by app_open before any
+ * server thread starts, read-only afterwards. The tier names are copies,
+ * so they outlive an app_free. */
+static tier_limits priced_tiers[MAX_PRICED_TIERS];
+static char priced_names[MAX_PRICED_TIERS][33];
+static size_t n_priced;
+
+static void tiers_from_pricing(const pricing *p)
+{
+    size_t n = 0;
+    const pricing_tier *t = pricing_tiers(p, &n);
+    if (n > MAX_PRICED_TIERS)
+        n = MAX_PRICED_TIERS;
+    /* The free tier first: it is the answer for an unknown tier. */
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            bool is_free = strcmp(t[i].name, "free") == 0;
+            if ((pass == 0) != is_free)
+                continue;
+            snprintf(priced_names[k], sizeof priced_names[k], "%s", t[i].name);
+            priced_tiers[k] = (tier_limits){priced_names[k], t[i].rate_per_s, t[i].burst, t[i].max_fmu_bytes};
+            k++;
+        }
+    n_priced = k;
+}
+
 const tier_limits *tier_limits_of(const char *tier)
 {
-    for (size_t i = 0; tier && i < sizeof tiers / sizeof tiers[0]; i++)
-        if (strcmp(tiers[i].tier, tier) == 0)
-            return &tiers[i];
-    return &tiers[0];
+    const tier_limits *v = n_priced ? priced_tiers : builtin_tiers;
+    size_t n = n_priced ? n_priced : sizeof builtin_tiers / sizeof builtin_tiers[0];
+    for (size_t i = 0; tier && i < n; i++)
+        if (strcmp(v[i].tier, tier) == 0)
+            return &v[i];
+    return &v[0];
+}
+
+/* pricing_path, else the first pricing.json found next to the data
+ * directory, in the working directory, or in the source tree. */
+static int load_pricing(app *a, const char *data)
+{
+    char buf[PATH_MAX];
+    const char *path = a->cfg->pricing_path && a->cfg->pricing_path[0] ? a->cfg->pricing_path : NULL;
+    struct stat st;
+    if (!path) {
+        const char *candidates[3] = {NULL, "pricing.json", NULL};
+        snprintf(buf, sizeof buf, "%s/../pricing.json", data);
+        candidates[0] = buf;
+#ifdef FMUGW_DEFAULT_PRICING
+        candidates[2] = FMUGW_DEFAULT_PRICING;
+#endif
+        for (size_t i = 0; i < 3 && !path; i++)
+            if (candidates[i] && stat(candidates[i], &st) == 0 && S_ISREG(st.st_mode))
+                path = candidates[i];
+        if (!path)
+            return fmugw_error_set(FMUGW_ENOTFOUND, "no pricing.json found (set pricing_path)");
+    }
+    int rc = pricing_load(&a->pricing, path);
+    if (rc == 0) {
+        tiers_from_pricing(a->pricing);
+        fmugw_log_json(FMUGW_LOG_INFO, "pricing loaded", json_pack("{s:s}", "path", path));
+    }
+    return rc;
+}
+
+/* ---- monthly credit grants ----------------------------------------------- */
+
+struct app_grants {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+};
+
+#define GRANT_SWEEP_S 3600
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int app__grant_cycle(app *a, db_conn *c, const char *account_id, const char *tier, int64_t created_ms,
+                     int64_t now_ms)
+{
+    const pricing_tier *t = pricing_tier_get(a->pricing, tier);
+    if (!t)
+        t = pricing_tier_get(a->pricing, "free");
+    if (!t)
+        return fmugw_error_set(FMUGW_EINVALID, "no pricing for tier %s", tier ? tier : "?");
+    int rc = ledger_grant_cycle(c, account_id, created_ms, t->monthly_credits, now_ms);
+    return rc == FMUGW_EEXISTS ? 0 : rc;
+}
+
+int app__grant_sweep(app *a, size_t *granted)
+{
+    db_conn *c = NULL;
+    store_account **list = NULL;
+    size_t n = 0, count = 0;
+    int rc;
+    if ((rc = db_pool_acquire(&c, a->db)) != 0)
+        goto out;
+    for (int64_t off = 0;; off += 1000) {
+        if ((rc = store_account_list(&list, &n, c, off, 1000)) != 0)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            const pricing_tier *t = pricing_tier_get(a->pricing, list[i]->tier);
+            if (!t)
+                t = pricing_tier_get(a->pricing, "free");
+            int r = t ? ledger_grant_cycle(c, list[i]->id, list[i]->created_at, t->monthly_credits, wall_ms())
+                      : FMUGW_EINVALID;
+            if (r == 0 && t->monthly_credits > 0)
+                count++;
+            else if (r != 0 && r != FMUGW_EEXISTS) {
+                fmugw_log_json(FMUGW_LOG_ERROR, "monthly credit grant failed",
+                               json_pack("{s:s,s:s}", "account_id", list[i]->id, "error", fmugw_error_last()));
+                rc = r;
+            }
+        }
+        store_account_list_free(list, n);
+        list = NULL;
+        if (n < 1000)
+            break;
+    }
+out:
+    if (c)
+        db_pool_release(a->db, c);
+    if (granted)
+        *granted = count;
+    if (count > 0)
+        fmugw_log_json(FMUGW_LOG_INFO, "monthly credits granted", json_pack("{s:I}", "accounts", (json_int_t)count));
+    return rc;
+}
+
+static void *grants_main(void *p)
+{
+    app *a = p;
+    struct app_grants *g = a->grants;
+    pthread_mutex_lock(&g->lock);
+    while (!g->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += GRANT_SWEEP_S;
+        while (!g->stop && pthread_cond_timedwait(&g->wake, &g->lock, &until) == 0)
+            ;
+        if (g->stop)
+            break;
+        pthread_mutex_unlock(&g->lock);
+        app__grant_sweep(a, NULL);
+        pthread_mutex_lock(&g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return NULL;
+}
+
+static int grants_start(app *a)
+{
+    struct app_grants *g = calloc(1, sizeof *g);
+    if (!g)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->wake, NULL);
+    a->grants = g;
+    if (pthread_create(&g->thread, NULL, grants_main, a) != 0) {
+        pthread_cond_destroy(&g->wake);
+        pthread_mutex_destroy(&g->lock);
+        free(g);
+        a->grants = NULL;
+        return fmugw_error_set(FMUGW_ERROR, "cannot start the grant sweep thread");
+    }
+    return 0;
+}
+
+static void grants_stop(app *a)
+{
+    struct app_grants *g = a->grants;
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    g->stop = true;
+    pthread_cond_broadcast(&g->wake);
+    pthread_mutex_unlock(&g->lock);
+    pthread_join(g->thread, NULL);
+    pthread_cond_destroy(&g->wake);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+    a->grants = NULL;
 }
 
 /* ---- principal, audit ---------------------------------------------------- */
@@ -446,6 +641,8 @@ static int bootstrap_tx(db_conn *c, void *p)
     if ((rc = store_account_create(&acct, c, ADMIN_EMAIL, "enterprise")) != 0)
         goto out;
     snprintf(b->account_id, sizeof b->account_id, "%s", acct->id);
+    if ((rc = app__grant_cycle(b->a, c, acct->id, acct->tier, acct->created_at, acct->created_at)) != 0)
+        goto out;
     if ((rc = app__key_create(b->a, c, acct->id, SCOPE_DEFAULT | SCOPE_ADMIN, "bootstrap admin key", b->key,
                               b->key_id)) != 0)
         goto out;
@@ -518,6 +715,8 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
     }
     if ((rc = ensure_dir(secrets)) != 0 || (rc = load_secrets(a, secrets, offline)) != 0)
         goto out;
+    if ((rc = load_pricing(a, data)) != 0)
+        goto out;
     if (!offline) {
         /* Partial uploads of a previous run are garbage. */
         struct stat st;
@@ -563,6 +762,11 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
             goto out;
         db_pool_release(a->db, c);
         c = NULL;
+        /* Monthly grants: now (a cycle may have begun while stopped), then
+         * every hour. A failed grant is logged, never fatal. */
+        app__grant_sweep(a, NULL);
+        if ((rc = grants_start(a)) != 0)
+            goto out;
 #ifdef FMUGW_HAVE_REGISTRY
         if (samples_dir && samples_dir[0] && (rc = registry_import_samples(a, samples_dir)) != 0)
             goto out;
@@ -593,6 +797,7 @@ void app_free(app *a)
 {
     if (!a)
         return;
+    grants_stop(a);
     db_pool_close(a->db);
     blob_store_close(a->blobs);
     crypto_keyring_free(a->master_keys);
@@ -601,6 +806,7 @@ void app_free(app *a)
     abuse_counter_free(a->auth_failures);
     abuse_counter_free(a->upload_rejects);
     free(a->tmp_dir);
+    pricing_free(a->pricing);
     crypto_wipe(a->pepper, sizeof a->pepper);
     crypto_wipe(a->url_key, sizeof a->url_key);
     free(a);

@@ -10,6 +10,8 @@
  *   src/http/guard.c      app_before: the auth + rate-limit middleware
  *   src/http/auth.c       POST /auth/token                      (app_routes_auth)
  *   src/http/fmu.c        /fmu..., /uploads/{id}, /downloads/{id} (app_routes_fmu)
+ *   src/http/jobs.c       /fmu/execute, /fmu/status, /jobs, results (app_routes_jobs)
+ *   src/jobs/             the job system: queue, workers, results (jobs/jobs.h)
  *   src/registry/         the upload pipeline: stream -> SHA-256 + seal -> blob,
  *                         verify, validate, summarize
  *
@@ -24,6 +26,8 @@
  *                       (FMUGW_MASTER_KEY, when set, is used as kid "env")
  *   secrets/url.key     32 random bytes: HMAC key of signed upload/download URLs
  *   tmp/                partial uploads (removed at start)
+ *   jobs/               running jobs' private directories and the sandbox
+ *                       pool's (src/jobs; emptied at start)
  *
  * Ownership: the app owns everything it opens; app_free(NULL) is a no-op.
  * Handlers borrow the app (route `ud`) and take a database connection from
@@ -64,7 +68,8 @@ void scopes_format(char *buf, size_t size, unsigned mask);
 #define APP_ROUTE_SCOPE(mask) ((unsigned)(mask) << 8) /* bits 8.. = HTTP_ROUTE_USER.. */
 #define APP_ROUTE_SCOPES(flags) (((flags) >> 8) & 0xffu)
 
-/* Per-tier limits (issue 5 moves these into pricing.json). */
+/* Per-tier limits, read from pricing.json (app->pricing) once the app is
+ * open; built-in defaults before that. */
 typedef struct {
     const char *tier;       /* "free", "pro", "enterprise" */
     double rate_per_s;      /* requests per second per key */
@@ -91,6 +96,7 @@ typedef struct app {
     fmugw_config *cfg;             /* borrowed from main */
     struct pricing *pricing;       /* loaded from pricing.json (ledger helper) */
     struct job_system *jobs;       /* started for roles all|worker (jobs helper) */
+    struct app_grants *grants;     /* monthly credit grant sweep thread (ledger helper) */
     db_pool *db;
     blob_store *blobs;
     crypto_keyring *master_keys;
@@ -120,6 +126,11 @@ void app_free(app *a);
 /** Registers the routes of each resource file. */
 int app_routes_auth(app *a, http_server *srv);
 int app_routes_fmu(app *a, http_server *srv);
+/** The job routes (src/http/jobs.c): /fmu/execute, /fmu/status, /fmu/cancel,
+ *  /jobs, /fmu/results, /results/{id} (signed), DELETE /account/data. */
+int app_routes_jobs(app *a, http_server *srv);
+/** GET /account, /account/ledger, /account/usage (src/http/account.c). */
+int app_routes_account(app *a, http_server *srv);
 
 /** The auth + rate-limit middleware (http_server_options.before, ud = app):
  *  for HTTP_ROUTE_NEEDS_AUTH routes requires X-API-Key (checksum checked

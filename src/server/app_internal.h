@@ -31,6 +31,17 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
 int app__key_create(app *a, db_conn *c, const char *account_id, unsigned scopes, const char *name,
                     char key_out[APIKEY_LEN + 1], char id_out[APIKEY_ID_LEN + 1]);
 
+/** Grants an account its tier's monthly credits for the billing cycle
+ *  containing `now_ms` (ledger key "grant:<account>:<cycle start day>");
+ *  0 also when that cycle was already granted. Joins an outer
+ *  transaction on `c`. */
+int app__grant_cycle(app *a, db_conn *c, const char *account_id, const char *tier, int64_t created_ms,
+                     int64_t now_ms);
+
+/** Applies the current cycle's grant to every account (the sweep run at
+ *  start and every hour). *granted (may be NULL) counts new grants. */
+int app__grant_sweep(app *a, size_t *granted);
+
 /** RFC 3339 UTC text of a unix-ms time, or JSON null for 0 (new ref). */
 json_t *app__time_json(int64_t ms);
 

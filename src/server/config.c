@@ -42,6 +42,9 @@ static const struct key {
     { "url_ttl_s", K_UINT, offsetof(fmugw_config, url_ttl_s), { "FMUGW_URL_TTL_S" }, 1, 3600 },
     { "token_ttl_s", K_UINT, offsetof(fmugw_config, token_ttl_s), { "FMUGW_TOKEN_TTL_S" }, 1, 900 },
     { "samples_dir", K_STR, offsetof(fmugw_config, samples_dir), { "FMUGW_SAMPLES_DIR" }, 0, 0 },
+    { "pricing_path", K_STR, offsetof(fmugw_config, pricing_path), { "FMUGW_PRICING_PATH" }, 0, 0 },
+    { "workers", K_UINT, offsetof(fmugw_config, workers), { "FMUGW_WORKERS" }, 0, 1024 },
+    { "retention_override_s", K_UINT, offsetof(fmugw_config, retention_override_s), { "FMUGW_RETENTION_OVERRIDE_S" }, 0, 100000000 },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -87,7 +90,7 @@ int config_new(fmugw_config **out)
         { "max_header_bytes", "65536" }, { "timeout_s", "30" }, { "max_connections", "1024" },
         { "per_ip_connections", "64" }, { "json_max_depth", "32" }, { "shutdown_grace_s", "20" },
         { "url_ttl_s", "300" },
-        { "token_ttl_s", "900" }, { "samples_dir", "" },
+        { "token_ttl_s", "900" }, { "samples_dir", "" }, { "workers", "0" }, { "retention_override_s", "0" }, { "pricing_path", "" },
     };
     fmugw_config *cfg = calloc(1, sizeof *cfg);
     int rc = 0;

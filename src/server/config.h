@@ -30,6 +30,10 @@
  *   url_ttl_s           FMUGW_URL_TTL_S                       300 (signed upload/download URLs, 1..3600)
  *   token_ttl_s         FMUGW_TOKEN_TTL_S                     900 (1..900: JWT lifetime)
  *   samples_dir         FMUGW_SAMPLES_DIR                     "" (= <dir of fmugwd>/../fmus if there)
+ *   workers             FMUGW_WORKERS                         0 (= one job worker per core; roles all|worker)
+ *   retention_override_s FMUGW_RETENTION_OVERRIDE_S           0 (= each tier's retention_days; tests set seconds)
+ *   pricing_path        FMUGW_PRICING_PATH                    "" (= <data_dir>/../pricing.json,
+ *                                                             ./pricing.json, the repository's)
  *
  * Secrets (jwt_secret, master_key, the password part of database_url and
  * redis_url) are never printed: config_dump() redacts them.
@@ -71,6 +75,9 @@ typedef struct fmugw_config {
     unsigned url_ttl_s;
     unsigned token_ttl_s;
     char *samples_dir;
+    char *pricing_path; /* tiers and cost model (ledger/pricing.h) */
+    unsigned workers;              /* job worker threads; 0 = one per core */
+    unsigned retention_override_s; /* results kept this long instead of the tier's days; 0 = off */
 } fmugw_config;
 
 /** A configuration holding the embedded defaults; free with config_free(). */

@@ -7,11 +7,13 @@
  * SIGTERM. It opens the gateway application (server/app.h: data
  * directory, secrets, database, first-start bootstrap, sample FMUs), puts
  * the auth + rate-limit guard in front of every route and adds the
- * resource routes (auth, /fmu). `fmugwd admin ...` is admin.c.
+ * resource routes (auth, /fmu, /account, jobs) and starts the job system
+ * (workers for roles all|worker). `fmugwd admin ...` is admin.c.
  */
 #include "http/health.h"
 #include "http/log.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "server/app.h"
 #include "server/app_internal.h"
 #include "server/config.h"
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
         log_error("server setup");
         goto out;
     }
-    /* Role all/api: the API resources. Role worker: job consumers (later). */
+    /* Role all/api: the API resources. Role worker: job consumers only. */
     if (cfg->role != FMUGW_ROLE_WORKER) {
         if (app_routes_auth(a, srv) != 0) {
             log_error("routes");
@@ -205,6 +207,28 @@ int main(int argc, char **argv)
             goto out;
         }
 #endif
+        if (app_routes_account(a, srv) != 0) {
+            log_error("routes");
+            goto out;
+        }
+        if (app_routes_jobs(a, srv) != 0) {
+            log_error("routes");
+            goto out;
+        }
+    }
+    /* The job system: recovery, retention, and for roles all|worker the
+     * workers (config `workers`, default one per core); role api submits
+     * and answers from the queue only. */
+    {
+        unsigned workers = 0;
+        if (cfg->role != FMUGW_ROLE_API) {
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            workers = cfg->workers ? cfg->workers : (unsigned)(cores > 0 ? cores : 1);
+        }
+        if (job_system_start(a, workers) != 0) {
+            log_error("job system");
+            goto out;
+        }
     }
     if (http_server_start(srv) != 0) {
         log_error("listen");
@@ -232,6 +256,7 @@ int main(int argc, char **argv)
     fmugw_log_json(FMUGW_LOG_INFO, "stopped", NULL);
 out:
     http_server_free(srv); /* stops the server before the app goes */
+    job_system_stop(a);    /* workers finish their jobs; then the app goes */
     app_free(a);
     config_free(cfg);
     return rc;

@@ -11,6 +11,13 @@
  *                 report (JSON text), blob key, public flag, soft delete
  *   audit_log     the hash chain (see audit.h)
  * Migration 2: credit_grants (interim credits, see credits.h).
+ * Migration 3: the credit ledger (src/ledger/ledger.h): ledger_ops (one row
+ *   per operation, its idempotency key the primary key; `closes` makes
+ *   settle/release of a job exclusive) and ledger_entries (the immutable
+ *   double-entry legs, amounts in millicredits). The interim credit_grants
+ *   rows (whole credits) are folded in as grant/adjust operations; the old
+ *   table stays, unused.
+ * Migration 4: jobs, idempotency_keys, results (src/jobs/jobs.h).
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -86,6 +93,113 @@ static const migration migrations[] = {
      "  reason TEXT"
      ");"
      "CREATE INDEX credit_grants_account ON credit_grants (account_id, at);"},
+    /* Migration 3 (issue 5, src/ledger): the double-entry credit ledger. */
+    {3, "credit ledger",
+     "CREATE TABLE ledger_ops ("
+     "  op_key TEXT PRIMARY KEY,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('grant', 'adjust', 'reserve', 'settle', 'release')),"
+     "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+     "  job_id TEXT,"
+     "  closes TEXT UNIQUE,"
+     "  at BIGINT NOT NULL,"
+     "  amount BIGINT NOT NULL CHECK (amount >= 0),"
+     "  overage BIGINT NOT NULL DEFAULT 0 CHECK (overage >= 0),"
+     "  detail TEXT"
+     ");"
+     "CREATE INDEX ledger_ops_account ON ledger_ops (account_id, kind, at);"
+     "CREATE INDEX ledger_ops_job ON ledger_ops (job_id);"
+     "CREATE TABLE ledger_entries ("
+     "  seq BIGINT PRIMARY KEY,"
+     "  at BIGINT NOT NULL,"
+     "  op_key TEXT NOT NULL REFERENCES ledger_ops(op_key),"
+     "  leg INTEGER NOT NULL,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('grant', 'adjust', 'reserve', 'overage', 'settle', 'release')),"
+     "  debit TEXT NOT NULL,"
+     "  credit TEXT NOT NULL,"
+     "  amount BIGINT NOT NULL CHECK (amount > 0),"
+     "  account_id TEXT NOT NULL,"
+     "  job_id TEXT,"
+     "  detail TEXT,"
+     "  UNIQUE (op_key, leg)"
+     ");"
+     "CREATE INDEX ledger_entries_account ON ledger_entries (account_id, seq);"
+     "CREATE INDEX ledger_entries_debit ON ledger_entries (debit, amount);"
+     "CREATE INDEX ledger_entries_credit ON ledger_entries (credit, amount);"
+     "CREATE INDEX ledger_entries_job ON ledger_entries (job_id);"
+     /* Fold the interim grants (whole credits) in, oldest first. */
+     "INSERT INTO ledger_ops (op_key, kind, account_id, job_id, closes, at, amount, overage, detail)"
+     "  SELECT 'migrated:' || id, CASE WHEN amount > 0 THEN 'grant' ELSE 'adjust' END, account_id,"
+     "         NULL, NULL, at, ABS(amount) * 1000, 0, NULL"
+     "  FROM credit_grants WHERE amount <> 0;"
+     "INSERT INTO ledger_entries (seq, at, op_key, leg, kind, debit, credit, amount, account_id, job_id, detail)"
+     "  SELECT (SELECT COUNT(*) FROM credit_grants g2 WHERE g2.amount <> 0 AND"
+     "            (g2.at < g.at OR (g2.at = g.at AND g2.id <= g.id))),"
+     "         g.at, 'migrated:' || g.id, 0, CASE WHEN g.amount > 0 THEN 'grant' ELSE 'adjust' END,"
+     "         CASE WHEN g.amount > 0 THEN 'system:grants' ELSE 'user:' || g.account_id || ':available' END,"
+     "         CASE WHEN g.amount > 0 THEN 'user:' || g.account_id || ':available' ELSE 'system:grants' END,"
+     "         ABS(g.amount) * 1000, g.account_id, NULL, NULL"
+     "  FROM credit_grants g WHERE g.amount <> 0;"},
+    /* Migration 4 (issue 5, src/jobs): the durable job queue, the
+     * idempotency keys of POST /fmu/execute, and the stored results. */
+    {4, "jobs, idempotency keys, results",
+     "CREATE TABLE jobs ("
+     "  id TEXT PRIMARY KEY,"
+     "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+     "  fmu_id TEXT NOT NULL,"
+     "  fmu_sha256 TEXT NOT NULL,"
+     "  fmu_size BIGINT NOT NULL,"
+     "  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'canceled', 'timed_out')),"
+     "  request TEXT NOT NULL,"
+     "  request_hash TEXT NOT NULL,"
+     "  inputs_csv TEXT,"
+     "  tier TEXT NOT NULL,"
+     "  max_concurrent INTEGER NOT NULL,"
+     "  timeout_ms BIGINT NOT NULL,"
+     "  memory_limit BIGINT NOT NULL,"
+     "  credits_reserved BIGINT NOT NULL DEFAULT 0,"
+     "  credits_charged BIGINT NOT NULL DEFAULT 0,"
+     "  reused INTEGER NOT NULL DEFAULT 0 CHECK (reused IN (0, 1)),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  lease_owner TEXT,"
+     "  lease_expires_at BIGINT,"
+     "  cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),"
+     "  error_class TEXT,"
+     "  error_message TEXT,"
+     "  cpu_ms BIGINT NOT NULL DEFAULT 0,"
+     "  wall_ms BIGINT NOT NULL DEFAULT 0,"
+     "  peak_rss_kb BIGINT NOT NULL DEFAULT 0,"
+     "  output_bytes BIGINT NOT NULL DEFAULT 0,"
+     "  rows BIGINT NOT NULL DEFAULT 0,"
+     "  created_at BIGINT NOT NULL,"
+     "  started_at BIGINT,"
+     "  finished_at BIGINT,"
+     "  updated_at BIGINT NOT NULL"
+     ");"
+     "CREATE INDEX jobs_queue ON jobs (status, created_at);"
+     "CREATE INDEX jobs_account ON jobs (account_id, created_at, id);"
+     "CREATE INDEX jobs_reuse ON jobs (account_id, request_hash);"
+     "CREATE TABLE idempotency_keys ("
+     "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+     "  idem_key TEXT NOT NULL,"
+     "  request_hash TEXT NOT NULL,"
+     "  response_status INTEGER,"
+     "  response_body TEXT,"
+     "  created_at BIGINT NOT NULL,"
+     "  PRIMARY KEY (account_id, idem_key)"
+     ");"
+     "CREATE TABLE results ("
+     "  job_id TEXT PRIMARY KEY REFERENCES jobs(id),"
+     "  account_id TEXT NOT NULL,"
+     "  blob_key TEXT NOT NULL,"
+     "  format TEXT NOT NULL CHECK (format IN ('csv', 'json')),"
+     "  rows BIGINT NOT NULL,"
+     "  size BIGINT NOT NULL,"
+     "  sha256 TEXT NOT NULL,"
+     "  created_at BIGINT NOT NULL"
+     ");"
+     "CREATE INDEX results_account ON results (account_id, created_at);"
+     "CREATE INDEX results_created ON results (created_at);"
+     "CREATE INDEX results_blob ON results (blob_key);"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -15,12 +15,19 @@
  * logs) go to files in the data dir's parent: g.stdout_path, g.stderr_path.
  * FMUGWD (environment) is the daemon binary. `env` passed to gw_start are
  * extra "NAME=value" strings for the daemon (e.g. a known JWT secret).
+ *
+ * Contract log: when the environment names a file in FMUGW_CONTRACT_LOG,
+ * gw_request() appends one JSON line per answered request to it (method,
+ * raw path without the query, status, content type, and the body when it
+ * is JSON) for tools/check-responses.mjs, which validates every line
+ * against api/openapi.yaml (ctest contract/responses).
  */
 #ifndef FMUGW_TEST_HARNESS_H
 #define FMUGW_TEST_HARNESS_H
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -222,6 +229,52 @@ static size_t gw__collect_header(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Appends the exchange to $FMUGW_CONTRACT_LOG (if set) as one JSON line,
+ * written with a single O_APPEND write so that parallel test processes do
+ * not interleave. A body that is not valid JSON under a JSON content type is
+ * kept as the string "body_text" (the checker reports it). */
+static void gw__contract_record(const char *method, const char *url, long status, const char *ctype,
+                                const gw_response *r)
+{
+    const char *log = getenv("FMUGW_CONTRACT_LOG");
+    if (!log || !*log || status == 0)
+        return;
+    const char *path = url;
+    const char *scheme = strstr(url, "://");
+    if (scheme) {
+        path = strchr(scheme + 3, '/');
+        if (!path)
+            path = "/";
+    }
+    json_t *line = json_pack("{s:s, s:s#, s:I, s:s}", "method", method, "path", path, (int)strcspn(path, "?#"),
+                             "status", (json_int_t)status, "content_type", ctype ? ctype : "");
+    if (!line)
+        return;
+#ifdef _GNU_SOURCE
+    json_object_set_new(line, "test", json_string(program_invocation_short_name));
+#endif
+    if (ctype && (!strncmp(ctype, "application/json", 16) || strstr(ctype, "+json"))) {
+        json_t *body = json_loadb(r->body, r->len, JSON_DECODE_ANY, NULL);
+        if (body)
+            json_object_set_new(line, "body", body);
+        else
+            json_object_set_new(line, "body_text", json_stringn(r->body, r->len < 2048 ? r->len : 2048));
+    }
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (!text)
+        return;
+    size_t n = strlen(text);
+    text[n] = '\n'; /* json_dumps output is NUL-terminated: reuse the NUL slot */
+    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (write(fd, text, n + 1) != (ssize_t)(n + 1))
+            fprintf(stderr, "harness: short write to FMUGW_CONTRACT_LOG\n");
+        close(fd);
+    }
+    free(text);
+}
+
 /** One request to `path` (or to a full URL starting with "http"). `body`
  *  may be NULL. `headers` is a NULL-terminated list of "Name: value". */
 static int gw_request(const gw *g, gw_response *r, const char *method, const char *path, const void *body,
@@ -255,8 +308,12 @@ static int gw_request(const gw *g, gw_response *r, const char *method, const cha
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
+    if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        char *ctype = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+        gw__contract_record(method, url, r->status, ctype, r);
+    }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     return rc == CURLE_OK ? 0 : -1;

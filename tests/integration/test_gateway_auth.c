@@ -494,9 +494,10 @@ static void test_key_lifecycle(void **state)
     /* Credits: grants add up, and the token carries the balance. */
     assert_int_equal(admin(G.data_dir, out, sizeof out, "credits grant --email other-tenant@example.com --amount 70"), 0);
     assert_int_equal(admin(G.data_dir, out, sizeof out, "credits grant --email other-tenant@example.com --amount 5"), 0);
-    assert_non_null(strstr(out, "\"balance\":75"));
+    /* On top of the pro tier's first monthly grant (150,000, pricing.json). */
+    assert_non_null(strstr(out, "\"balance\":150075,"));
     assert_int_equal(admin(G.data_dir, out, sizeof out, "credits set --email other-tenant@example.com --amount 40"), 0);
-    assert_non_null(strstr(out, "\"balance\":40"));
+    assert_non_null(strstr(out, "\"balance\":40,"));
     assert_int_equal(get_token(&G, x_key, x_tok, sizeof x_tok), 200);
     j = token_payload(x_tok);
     assert_int_equal(json_integer_value(json_object_get(j, "credits")), 40);

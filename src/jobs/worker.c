@@ -1,0 +1,595 @@
+/*
+ * worker.c - one worker thread of the job system: claims a runnable job
+ * (atomic UPDATE ... WHERE status = 'queued' RETURNING): the oldest of the
+ * accounts with the fewest running jobs, so one tenant's backlog does not
+ * starve the others,
+ * decrypts the FMU blob into the job's private directory and extracts it,
+ * writes the inputs CSV, builds the runner argv from the stored settings,
+ * runs it in the sandbox (the pool when there is one), streams the results
+ * through SHA-256 + crypto_seal into a temporary file, stores the sealed
+ * result in the blob store and finishes the job: state, metering, result
+ * row and ledger settle/release in one transaction.
+ *
+ * The results arrive over a socketpair read by a helper thread: cancelling
+ * a running job shuts that socket down, so the sandbox's next write fails
+ * and the sandbox kills the job at once (a job that writes nothing more
+ * runs on to its deadline). The job is then recorded as canceled and
+ * charged for the CPU and memory it used.
+ */
+#include "jobs/jobs_internal.h"
+
+#include "fmi/archive.h"
+#include "fmi/sim_args.h"
+#include "http/log.h"
+#include "ledger/ledger.h"
+#include "store/blob.h"
+#include "store/fmus.h"
+#include "util/crypto.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char id[JOB_ID_MAX];
+    char account[64];
+    char fmu_id[64];
+    char tier[40];
+    char *request;
+    char *inputs;
+    int64_t timeout_ms;
+    int64_t memory_limit;
+    int64_t fmu_size;
+    int64_t reserved;
+    double span;
+} claimed;
+
+/* ---- claim -------------------------------------------------------------- */
+
+typedef struct {
+    const job_system *js;
+    claimed *job;
+    bool got;
+} claim_tx;
+
+static int claim_fn(db_conn *c, void *ctx)
+{
+    claim_tx *t = ctx;
+    db_stmt *st = NULL;
+    int64_t now = job__now_ms();
+    claimed *j = t->job;
+    t->got = false;
+    free(j->request);
+    free(j->inputs);
+    memset(j, 0, sizeof *j);
+    int rc = db_query(&st, c,
+                      "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2 + timeout_ms + $3, "
+                      "started_at = $2, updated_at = $2, attempts = attempts + 1 "
+                      "WHERE id = (SELECT q.id FROM (SELECT j.id, j.created_at, j.max_concurrent, "
+                      "    (SELECT COUNT(*) FROM jobs r WHERE r.account_id = j.account_id AND r.status = 'running') AS n "
+                      "    FROM jobs j WHERE j.status = 'queued') q "
+                      "  WHERE q.n < q.max_concurrent ORDER BY q.n, q.created_at, q.id LIMIT 1) AND status = 'queued' "
+                      "RETURNING id, account_id, fmu_id, tier, request, inputs_csv, timeout_ms, memory_limit, fmu_size, "
+                      "credits_reserved",
+                      "tii", t->js->owner, now, (int64_t)JOB_LEASE_GRACE_S * 1000);
+    if (rc != 0 || (rc = db_step(st)) <= 0)
+        goto out;
+    snprintf(j->id, sizeof j->id, "%s", db_column_text(st, 0));
+    snprintf(j->account, sizeof j->account, "%s", db_column_text(st, 1));
+    snprintf(j->fmu_id, sizeof j->fmu_id, "%s", db_column_text(st, 2));
+    snprintf(j->tier, sizeof j->tier, "%s", db_column_text(st, 3));
+    if ((rc = db_column_text_dup(&j->request, st, 4)) != 0 || (rc = db_column_text_dup(&j->inputs, st, 5)) != 0)
+        goto out;
+    j->timeout_ms = db_column_int64(st, 6);
+    j->memory_limit = db_column_int64(st, 7);
+    j->fmu_size = db_column_int64(st, 8);
+    j->reserved = db_column_int64(st, 9);
+    /* finish the statement before the transaction commits */
+    while ((rc = db_step(st)) == 1)
+        ;
+    if (rc == 0)
+        t->got = true;
+out:
+    db_finalize(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- results stream ---------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    FILE *f;
+    crypto_seal *seal;
+    crypto_sha256_ctx *sha;
+    uint64_t bytes;
+    int rc;
+} result_reader;
+
+static void *reader_main(void *arg)
+{
+    result_reader *r = arg;
+    char *buf = malloc(65536);
+    if (!buf) {
+        r->rc = FMUGW_ENOMEM;
+        return NULL;
+    }
+    for (;;) {
+        ssize_t n = read(r->fd, buf, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r->rc = FMUGW_EIO;
+            break;
+        }
+        if (n == 0)
+            break;
+        r->bytes += (uint64_t)n;
+        if (r->rc == 0 && (crypto_sha256_update(r->sha, buf, (size_t)n) != 0 ||
+                           crypto_seal_update(r->seal, buf, (size_t)n) != 0))
+            r->rc = FMUGW_EIO; /* keep draining: the sandbox must not block */
+    }
+    free(buf);
+    if (r->rc == 0 && crypto_seal_final(r->seal) != 0)
+        r->rc = FMUGW_EIO;
+    if (r->rc == 0 && fflush(r->f) != 0)
+        r->rc = FMUGW_EIO;
+    return NULL;
+}
+
+static int file_read(size_t *out_n, void *ctx, void *buf, size_t cap)
+{
+    FILE *f = ctx;
+    size_t n = fread(buf, 1, cap, f);
+    if (n == 0 && ferror(f))
+        return fmugw_error_set(FMUGW_EIO, "cannot read the sealed result");
+    *out_n = n;
+    return 0;
+}
+
+/* ---- the FMU -------------------------------------------------------------------- */
+
+typedef struct {
+    crypto_open *open;
+} feed_ctx;
+
+static int feed(void *ctx, const void *buf, size_t n)
+{
+    return crypto_open_update(((feed_ctx *)ctx)->open, buf, n);
+}
+
+/* Decrypts the FMU blob to <dir>/model.fmu and extracts it to <dir>/fmu. */
+static int unpack_fmu(job_system *js, const char *blob_key, const char *dir, char **fmu_dir)
+{
+    char *zip = fmugw_path_join(dir, "model.fmu");
+    FILE *f = NULL;
+    feed_ctx fc = { NULL };
+    int rc = 0, fd = -1;
+
+    *fmu_dir = fmugw_path_join(dir, "fmu");
+    if (!zip || !*fmu_dir) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((fd = open(zip, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+        !(f = fdopen(fd, "wb"))) {
+        if (fd >= 0)
+            close(fd);
+        rc = fmugw_error_set(FMUGW_EIO, "cannot create the FMU file: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = crypto_open_init_file(&fc.open, js->a->master_keys, f)) != 0 ||
+        (rc = blob_get_stream(js->a->blobs, blob_key, feed, &fc)) != 0 || (rc = crypto_open_final(fc.open)) != 0)
+        goto out;
+    if (fclose(f) != 0) {
+        f = NULL;
+        rc = fmugw_error_set(FMUGW_EIO, "cannot write the FMU file");
+        goto out;
+    }
+    f = NULL;
+    rc = fmi_archive_extract(zip, *fmu_dir, NULL);
+out:
+    if (f)
+        fclose(f);
+    crypto_open_free(fc.open);
+    if (zip)
+        unlink(zip);
+    free(zip);
+    return rc;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", path, strerror(errno));
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return fmugw_error_set(FMUGW_EIO, "cannot write %s", path);
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) != 0)
+        return fmugw_error_set(FMUGW_EIO, "cannot write %s", path);
+    return 0;
+}
+
+/* ---- finish ------------------------------------------------------------------------ */
+
+typedef struct {
+    const job_system *js;
+    const claimed *job;
+    const char *status;      /* succeeded, failed, timed_out, canceled */
+    const char *error_class; /* NULL for succeeded */
+    const char *message;
+    const sandbox_report *rep;
+    bool release;            /* platform error: release instead of settle */
+    int64_t charge;
+    const char *blob_key;    /* succeeded: the stored result */
+    const char *format;
+    const char *sha256;
+    uint64_t size;
+    int64_t changed;
+    pricing_usage usage;
+    const pricing_tier *tier;
+} finish_tx;
+
+static int finish_fn(db_conn *c, void *ctx)
+{
+    finish_tx *t = ctx;
+    int64_t now = job__now_ms(), reserved = 0, charged = 0;
+    const sandbox_report *r = t->rep;
+    int rc = db_execp(&t->changed, c,
+                      "UPDATE jobs SET status = $1, error_class = $2, error_message = $3, cpu_ms = $4, wall_ms = $5, "
+                      "peak_rss_kb = $6, output_bytes = $7, rows = $8, finished_at = $9, updated_at = $9, "
+                      "lease_owner = NULL, lease_expires_at = NULL "
+                      "WHERE id = $10 AND status = 'running' AND lease_owner = $11",
+                      "ttt" "iiiii" "itt", t->status, t->error_class, t->message,
+                      (int64_t)(r->cpu_user_ms + r->cpu_system_ms), (int64_t)r->wall_ms, (int64_t)r->peak_rss_kb,
+                      (int64_t)(t->blob_key ? t->size : r->output_bytes), (int64_t)r->rows, now, t->job->id,
+                      t->js->owner);
+    if (rc != 0 || t->changed == 0)
+        return rc; /* recovered by someone else meanwhile: nothing more to record */
+    if (t->blob_key &&
+        (rc = db_execp(NULL, c,
+                       "INSERT INTO results (job_id, account_id, blob_key, format, rows, size, sha256, created_at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                       "tttt" "iiti", t->job->id, t->job->account, t->blob_key, t->format, (int64_t)r->rows,
+                       (int64_t)t->size, t->sha256, now)) != 0)
+        return rc;
+    if (!t->release) {
+        /* priced here, with this cycle's usage (bulk discount) */
+        t->usage.cycle_usage = job__cycle_usage(c, t->job->account);
+        t->charge = t->tier ? pricing_job_cost(t->js->a->pricing, t->tier, &t->usage) : 0;
+        char detail[512];
+        snprintf(detail, sizeof detail,
+                 "{\"fmu_id\":\"%s\",\"job_id\":\"%s\",\"status\":\"%s\",\"cpu_ms\":%llu,\"wall_ms\":%llu,"
+                 "\"peak_rss_kb\":%llu,\"output_bytes\":%llu,\"rows\":%llu,\"reused\":false}",
+                 t->job->fmu_id, t->job->id, t->status, (unsigned long long)(r->cpu_user_ms + r->cpu_system_ms),
+                 (unsigned long long)r->wall_ms, (unsigned long long)r->peak_rss_kb,
+                 (unsigned long long)r->output_bytes, (unsigned long long)r->rows);
+        rc = ledger_settle_detail(c, t->job->id, t->charge, detail);
+    } else {
+        rc = ledger_release(c, t->job->id);
+    }
+    if (rc == FMUGW_EEXISTS)
+        rc = 0; /* already closed: never twice */
+    if (rc != 0)
+        return rc;
+    if ((rc = ledger_job_amounts(c, t->job->id, &reserved, &charged)) != 0)
+        return rc;
+    return db_execp(NULL, c, "UPDATE jobs SET credits_charged = $1 WHERE id = $2", "it", charged, t->job->id);
+}
+
+/* ---- one job --------------------------------------------------------------------- */
+
+static bool cancel_requested(job_system *js, const char *job_id)
+{
+    db_conn *c = NULL;
+    db_stmt *st = NULL;
+    bool yes = false;
+    if (db_pool_acquire(&c, js->db) != 0)
+        return false;
+    if (db_query(&st, c, "SELECT cancel_requested FROM jobs WHERE id = $1", "t", job_id) == 0 && db_step(st) == 1)
+        yes = db_column_int64(st, 0) != 0;
+    db_finalize(st);
+    db_pool_release(js->db, c);
+    return yes;
+}
+
+static void run_job(job_system *js, job_slot *slot, claimed *job)
+{
+    app *a = js->a;
+    db_conn *c = NULL;
+    store_fmu *fmu = NULL;
+    char *dir = NULL, *fmu_dir = NULL, *input = NULL, *scratch = NULL, *sealed_path = NULL, **argv = NULL;
+    int sv[2] = { -1, -1 };
+    result_reader rr = { -1, NULL, NULL, NULL, 0, 0 };
+    pthread_t reader;
+    bool reader_started = false;
+    sandbox_report rep;
+    char platform_msg[1100] = "";
+    char blob_key[BLOB_KEY_SIZE] = "", sha_hex[65] = "";
+    bool stored = false;
+    int rc;
+
+    memset(&rep, 0, sizeof rep);
+    json_t *req = json_loads(job->request, 0, NULL);
+    job->span = json_number_value(json_object_get(req, "span"));
+    double cpu_limit = json_number_value(json_object_get(req, "cpu_limit_s"));
+    char format[8];
+    snprintf(format, sizeof format, "%s", json_string_value(json_object_get(req, "output_format")) ?: "csv");
+    json_decref(req);
+
+    finish_tx ft;
+    memset(&ft, 0, sizeof ft);
+    ft.js = js;
+    ft.job = job;
+    ft.rep = &rep;
+    ft.format = format;
+
+    pthread_mutex_lock(&js->mu);
+    snprintf(slot->job_id, sizeof slot->job_id, "%s", job->id);
+    slot->cancel = false;
+    slot->active = true;
+    slot->result_rfd = -1;
+    pthread_mutex_unlock(&js->mu);
+    job__notify_changed(js);
+
+    if (asprintf(&dir, "%s/%s", js->work_dir, job->id) < 0) {
+        dir = NULL;
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto platform;
+    }
+    if (mkdir(dir, 0700) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot create the job directory: %s", strerror(errno));
+        goto platform;
+    }
+    if ((rc = db_pool_acquire(&c, js->db)) != 0)
+        goto platform;
+    rc = store_fmu_get_internal(&fmu, c, job->fmu_id);
+    db_pool_release(js->db, c);
+    c = NULL;
+    if (rc != 0 || !fmu->blob_key) {
+        rc = fmugw_error_set(FMUGW_ENOTFOUND, "the FMU was deleted before the job ran");
+        goto platform;
+    }
+    if ((rc = unpack_fmu(js, fmu->blob_key, dir, &fmu_dir)) != 0)
+        goto platform;
+    if (job->inputs) {
+        if (!(input = fmugw_path_join(dir, "input.csv"))) {
+            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+            goto platform;
+        }
+        if ((rc = write_text(input, job->inputs)) != 0)
+            goto platform;
+    }
+    if (!(scratch = fmugw_path_join(dir, "scratch")) || mkdir(scratch, 0700) != 0 ||
+        !(sealed_path = fmugw_path_join(dir, "result.sealed"))) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot prepare the job directory");
+        goto platform;
+    }
+    if ((rc = job__runner_argv(&argv, job->request, job->inputs != NULL)) != 0)
+        goto platform;
+
+    /* the result stream */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "socketpair: %s", strerror(errno));
+        goto platform;
+    }
+    int sfd = open(sealed_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (sfd < 0 || !(rr.f = fdopen(sfd, "w+b"))) {
+        if (sfd >= 0)
+            close(sfd);
+        rc = fmugw_error_set(FMUGW_EIO, "cannot create the result file");
+        goto platform;
+    }
+    if ((rc = crypto_sha256_new(&rr.sha)) != 0 ||
+        (rc = crypto_seal_init_file(&rr.seal, a->master_keys, 0, rr.f)) != 0)
+        goto platform;
+    rr.fd = sv[0];
+    if (pthread_create(&reader, NULL, reader_main, &rr) != 0) {
+        rc = fmugw_error_set(FMUGW_ERROR, "cannot start the result reader");
+        goto platform;
+    }
+    reader_started = true;
+    pthread_mutex_lock(&js->mu);
+    slot->result_rfd = sv[0];
+    bool canceled_early = slot->cancel;
+    pthread_mutex_unlock(&js->mu);
+    if (canceled_early || cancel_requested(js, job->id)) {
+        pthread_mutex_lock(&js->mu);
+        slot->cancel = true;
+        pthread_mutex_unlock(&js->mu);
+        shutdown(sv[0], SHUT_RDWR);
+    }
+
+    sandbox_job sj = { 0 };
+    sj.runner = js->runner;
+    sj.fmu_dir = fmu_dir;
+    sj.input_file = input;
+    sj.scratch_dir = scratch;
+    sj.args = argv;
+    sandbox_limits lim = SANDBOX_LIMITS_INIT;
+    lim.timeout_s = (double)job->timeout_ms / 1000.0;
+    lim.cpu_limit_s = cpu_limit > 0 && cpu_limit < lim.timeout_s ? cpu_limit : lim.timeout_s;
+    if (job->memory_limit > 0)
+        lim.memory_limit = (uint64_t)job->memory_limit;
+    lim.output_limit = JOB_OUTPUT_LIMIT;
+    sj.limits = lim;
+    sj.isolate = true;
+    sj.result_fd = sv[1];
+    bool ran = false;
+    if (slot->cancel) {
+        memset(&rep, 0, sizeof rep);
+        rep.outcome = SANDBOX_PLATFORM_ERROR;
+        rc = 0;
+    } else {
+        rc = js->pool ? sandbox_pool_run(js->pool, &sj, &rep) : sandbox_run(&sj, &rep);
+        ran = true;
+    }
+    close(sv[1]);
+    sv[1] = -1;
+    pthread_join(reader, NULL);
+    reader_started = false;
+    pthread_mutex_lock(&js->mu);
+    slot->result_rfd = -1;
+    bool canceled = slot->cancel;
+    pthread_mutex_unlock(&js->mu);
+
+    pricing_usage u = { .fmu_bytes = (uint64_t)job->fmu_size, .stop_minus_start = job->span,
+                        .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms, .wall_ms = rep.wall_ms,
+                        .peak_rss_kb = rep.peak_rss_kb, .output_bytes = rep.output_bytes };
+    const pricing_tier *tier = pricing_tier_get(a->pricing, job->tier);
+    if (!tier)
+        tier = pricing_tier_get(a->pricing, "free");
+    ft.usage = u;
+    ft.tier = tier;
+    char msg[1100];
+
+    if (canceled) {
+        ft.status = "canceled";
+        ft.error_class = "canceled";
+        ft.message = ran ? "canceled while running; charged for what it used" : "canceled before it started";
+        ft.release = !ran;
+    } else if (rc != 0 || rep.outcome == SANDBOX_PLATFORM_ERROR) {
+        snprintf(platform_msg, sizeof platform_msg, "%s", rep.message[0] ? rep.message : fmugw_error_last());
+        goto platform_report;
+    } else if (rep.outcome == SANDBOX_FINISHED) {
+        uint8_t d[32];
+        if (rr.rc != 0 || crypto_sha256_final(rr.sha, d) != 0 || fseek(rr.f, 0, SEEK_SET) != 0) {
+            snprintf(platform_msg, sizeof platform_msg, "storing the result failed");
+            goto platform_report;
+        }
+        crypto_hex_encode(sha_hex, sizeof sha_hex, d, sizeof d);
+        if ((rc = blob_put_stream(blob_key, a->blobs, file_read, rr.f, NULL, 0)) != 0) {
+            snprintf(platform_msg, sizeof platform_msg, "storing the result failed: %s", fmugw_error_last());
+            goto platform_report;
+        }
+        stored = true;
+        ft.status = "succeeded";
+        ft.blob_key = blob_key;
+        ft.sha256 = sha_hex;
+        ft.size = rr.bytes;
+    } else {
+        ft.status = rep.outcome == SANDBOX_TIMEOUT ? "timed_out" : "failed";
+        ft.error_class = sandbox_outcome_name(rep.outcome);
+        snprintf(msg, sizeof msg, "%s: %s", ft.error_class, rep.message);
+        ft.message = msg;
+    }
+    goto finish;
+
+platform:
+    snprintf(platform_msg, sizeof platform_msg, "%s", fmugw_error_last());
+platform_report:
+    ft.status = "failed";
+    ft.error_class = "platform_error";
+    ft.message = platform_msg;
+    ft.release = true;
+    ft.blob_key = NULL;
+    fmugw_log_json(FMUGW_LOG_WARN, "job platform error", json_pack("{s:s,s:s}", "job_id", job->id, "error", platform_msg));
+finish:
+    if (reader_started) {
+        if (sv[1] >= 0) {
+            close(sv[1]);
+            sv[1] = -1;
+        }
+        pthread_join(reader, NULL);
+    }
+    if (db_pool_acquire(&c, js->db) == 0) {
+        if ((rc = db_transact(c, finish_fn, &ft)) != 0)
+            fmugw_log_json(FMUGW_LOG_ERROR, "job finish failed",
+                           json_pack("{s:s,s:s}", "job_id", job->id, "error", fmugw_error_last()));
+        db_pool_release(js->db, c);
+        c = NULL;
+    } else {
+        rc = FMUGW_ERROR;
+    }
+    if (stored && (rc != 0 || ft.changed == 0)) {
+        /* the result is not referenced: do not keep it */
+        blob_delete(a->blobs, blob_key);
+    }
+    fmugw_log_json(FMUGW_LOG_INFO, "job finished",
+                   json_pack("{s:s,s:s,s:s?,s:I,s:I,s:I}", "job_id", job->id, "status", ft.status, "error_class",
+                             ft.error_class, "wall_ms", (json_int_t)rep.wall_ms, "cpu_ms",
+                             (json_int_t)(rep.cpu_user_ms + rep.cpu_system_ms), "charge", (json_int_t)ft.charge));
+    pthread_mutex_lock(&js->mu);
+    slot->active = false;
+    slot->job_id[0] = '\0';
+    slot->result_rfd = -1;
+    pthread_mutex_unlock(&js->mu);
+    job__notify_changed(js);
+    if (sv[0] >= 0)
+        close(sv[0]);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (rr.f)
+        fclose(rr.f);
+    crypto_seal_free(rr.seal);
+    crypto_sha256_free(rr.sha);
+    fmi_sim_args_free_argv(argv);
+    store_fmu_free(fmu);
+    if (dir)
+        fmugw_rmtree(dir);
+    free(dir);
+    free(fmu_dir);
+    free(input);
+    free(scratch);
+    free(sealed_path);
+}
+
+void *job__worker_main(void *arg)
+{
+    job_worker_arg *wa = arg;
+    job_system *js = wa->js;
+    job_slot *slot = &js->slots[wa->index];
+    claimed job;
+    memset(&job, 0, sizeof job);
+
+    for (;;) {
+        pthread_mutex_lock(&js->mu);
+        bool stop = js->stopping;
+        pthread_mutex_unlock(&js->mu);
+        if (stop)
+            break;
+        db_conn *c = NULL;
+        claim_tx t = { js, &job, false };
+        int rc = db_pool_acquire(&c, js->db);
+        if (rc == 0) {
+            rc = db_transact(c, claim_fn, &t);
+            db_pool_release(js->db, c);
+        }
+        if (rc != 0)
+            fmugw_log_json(FMUGW_LOG_ERROR, "job claim failed", json_pack("{s:s}", "error", fmugw_error_last()));
+        if (rc == 0 && t.got) {
+            run_job(js, slot, &job);
+            continue;
+        }
+        /* Nothing runnable: wait for a submit or a finished job in this
+         * process, or poll again after a second (other processes). */
+        pthread_mutex_lock(&js->mu);
+        if (!js->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&js->work, &js->mu, &ts);
+        }
+        pthread_mutex_unlock(&js->mu);
+    }
+    free(job.request);
+    free(job.inputs);
+    return NULL;
+}
