@@ -701,7 +701,7 @@ export class Client {
     else fmuId = (await this.upload(pathOrId, options)).id;
     const started = await this.execute(fmuId, options, options);
     const jobId: string = started.job_id;
-    const job = TERMINAL_STATES.has(started.status) ? started : await this.wait(jobId, options);
+    const job = TERMINAL_STATES.has(started.status) ? started : await this.wait(jobId, { ...options, timeoutS: undefined }); /* timeoutS is the job's limit, not the wait's: the server ends the job */
     if (job.status !== "succeeded") throw new JobFailedError(job);
     const r = await this.results(jobId);
     return { ...r, job, jobId, fmuId };
