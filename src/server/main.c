@@ -162,6 +162,17 @@ int main(int argc, char **argv)
         log_error("data directory");
         goto out;
     }
+    /* From here on the data directory is absolute: the sandbox mounts paths
+     * below it, and `--data-dir ./data` must mean the same thing to every
+     * part of the daemon. */
+    char *abs_data = realpath(cfg->data_dir, NULL);
+    if (!abs_data || config_set(cfg, "data_dir", abs_data) != 0) {
+        free(abs_data);
+        fmugw_error_set(FMUGW_EIO, "data directory %s cannot be resolved", cfg->data_dir);
+        log_error("data directory");
+        goto out;
+    }
+    free(abs_data);
 
     /* Block the stop signals in every thread (MHD's workers inherit this
      * mask); the main thread takes them with sigwait(). */

@@ -4,11 +4,13 @@
 # descriptor of the file releases all of a process's POSIX locks), after
 # which an admin process deleted the WAL under the running daemon.
 source "$(dirname "$0")/lib.bash"
-DATA=$WORK/data
+DATA=./data # relative, as `make run` gives it (the job system needs it made absolute)
 "$FMUGWD" --data-dir "$DATA" --listen 127.0.0.1:0 >daemon.out 2>daemon.err &
 pid=$!
 for _ in $(seq 100); do grep -q '"msg":"listening"' daemon.err 2>/dev/null && break; sleep 0.1; done
 port=$(grep '"msg":"listening"' daemon.err | grep -o '"port":[0-9]*' | cut -d: -f2)
+[ -n "$port" ] && pass "the daemon starts on a relative data directory" ||
+    { fail "the daemon did not start"; tail -3 daemon.err >&2; finish; }
 admin_key=$(grep -o '"admin_api_key":"[^"]*"' daemon.out | cut -d'"' -f4)
 token() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $1" "http://127.0.0.1:$port/auth/token"; }
 for _ in 1 2 3 4 5; do [ "$(token "$admin_key")" = 200 ] || fail "admin token"; done
