@@ -1005,6 +1005,7 @@ int job_cancel(json_t **out, job_system *js, const char *account_id, const char 
         job_slot *s = &js->slots[i];
         if (s->active && !strcmp(s->job_id, job_id)) {
             s->cancel = true;
+            __atomic_store_n(&s->cancel_flag, 1, __ATOMIC_RELEASE); /* the sandbox kills the job */
             if (s->result_rfd >= 0)
                 shutdown(s->result_rfd, SHUT_RDWR);
         }

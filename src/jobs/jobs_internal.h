@@ -22,6 +22,7 @@ typedef struct {
     char job_id[JOB_ID_MAX];
     int result_rfd;     /* read end of the result pipe; closing it stops the sandbox */
     bool cancel;        /* cancel asked: the worker settles as canceled */
+    int cancel_flag;    /* the same, read by the sandbox without the lock (sandbox_job.cancel) */
     bool active;
 } job_slot;
 

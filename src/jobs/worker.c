@@ -10,11 +10,11 @@
  * result in the blob store and finishes the job: state, metering, result
  * row and ledger settle/release in one transaction.
  *
- * The results arrive over a socketpair read by a helper thread: cancelling
- * a running job shuts that socket down, so the sandbox's next write fails
- * and the sandbox kills the job at once (a job that writes nothing more
- * runs on to its deadline). The job is then recorded as canceled and
- * charged for the CPU and memory it used.
+ * The results arrive over a socketpair read by a helper thread. Cancelling
+ * a running job sets the slot's cancel flag, which the sandbox polls
+ * (sandbox_job.cancel) and then kills the job; the result socket is shut
+ * down too. The job is then recorded as canceled and charged for the CPU
+ * and memory it used.
  */
 #include "jobs/jobs_internal.h"
 
@@ -344,6 +344,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     pthread_mutex_lock(&js->mu);
     snprintf(slot->job_id, sizeof slot->job_id, "%s", job->id);
     slot->cancel = false;
+    __atomic_store_n(&slot->cancel_flag, 0, __ATOMIC_RELEASE);
     slot->active = true;
     slot->result_rfd = -1;
     pthread_mutex_unlock(&js->mu);
@@ -432,6 +433,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.limits = lim;
     sj.isolate = true;
     sj.result_fd = sv[1];
+    sj.cancel = &slot->cancel_flag;
     bool ran = false;
     if (slot->cancel) {
         memset(&rep, 0, sizeof rep);

@@ -47,7 +47,8 @@ struct mount_attr_ {
 const char *sandbox_outcome_name(sandbox_outcome o)
 {
     static const char *const names[] = { "finished", "fmu_error", "timeout", "cpu_limit", "memory_limit",
-                                         "output_limit", "forbidden_syscall", "crashed", "platform_error" };
+                                         "output_limit", "forbidden_syscall", "crashed", "platform_error",
+                                         "canceled" };
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "unknown";
 }
 
@@ -269,12 +270,15 @@ static int platform_error(sandbox_report *r, int code, const char *fmt, ...)
     return fmugw_error_set(code, "%s", r->message);
 }
 
-static void classify(sandbox_report *r, const sandbox_job *job, const log_state *ls, int st, bool killed_timeout,
-                     bool killed_output, double cpu_s)
+static void classify(sandbox_report *r, const sandbox_job *job, const log_state *ls, int st, bool killed_cancel,
+                     bool killed_timeout, bool killed_output, double cpu_s)
 {
     const char *fmu_msg = ls->have_status && *ls->status_msg ? ls->status_msg : NULL;
     r->rows = ls->status_rows;
-    if (killed_timeout) {
+    if (killed_cancel) {
+        r->outcome = SANDBOX_CANCELED;
+        snprintf(r->message, sizeof r->message, "the job was canceled and killed");
+    } else if (killed_timeout) {
         r->outcome = SANDBOX_TIMEOUT;
         snprintf(r->message, sizeof r->message, "the job ran past its wall-clock limit of %g s and was killed",
                  job->limits.timeout_s);
@@ -341,7 +345,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
     ls->job = job;
     /* Stream until every channel is closed. */
     uint64_t deadline = t0 + (uint64_t)llround((job->limits.timeout_s > 0 ? job->limits.timeout_s : 60) * 1000);
-    bool killed_timeout = false, killed_output = false, write_failed = false, killed = false;
+    bool killed_timeout = false, killed_output = false, write_failed = false, killed = false, killed_cancel = false;
     char ctl_buf[1024];
     size_t ctl_len = 0;
     struct pollfd pf[3] = { { res_r, POLLIN, 0 }, { log_r, POLLIN, 0 }, { ctl_r, POLLIN, 0 } };
@@ -359,10 +363,17 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
         int wait_ms = -1;
         if (!killed)
             wait_ms = now >= deadline ? 0 : (int)(deadline - now);
+        if (job->cancel && !killed && (wait_ms < 0 || wait_ms > 100))
+            wait_ms = 100; /* look at the cancel flag ten times a second */
         int n = poll(pf, 3, wait_ms);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n == 0 && !killed) {
+        if (job->cancel && !killed && __atomic_load_n(job->cancel, __ATOMIC_ACQUIRE)) {
+            killed_cancel = killed = true;
+            kill(job->isolate ? pid : -pid, SIGKILL);
+            continue;
+        }
+        if (n == 0 && !killed && sandbox__now_ms() >= deadline) {
             killed_timeout = killed = true;
             kill(job->isolate ? pid : -pid, SIGKILL);
             continue;
@@ -436,7 +447,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             e[strcspn(e, "\n")] = 0;
         rc = platform_error(r, FMUGW_ERROR, "%s", e ? e : "sandbox: init ended without reporting");
     } else {
-        classify(r, job, ls, runner_st, killed_timeout, killed_output, cpu_s);
+        classify(r, job, ls, runner_st, killed_cancel, killed_timeout, killed_output, cpu_s);
         if (r->outcome == SANDBOX_PLATFORM_ERROR)
             rc = fmugw_error_set(FMUGW_ERROR, "%s", r->message);
     }

@@ -46,7 +46,8 @@ typedef enum {
     SANDBOX_OUTPUT_LIMIT,     /* results + logs over the cap: killed */
     SANDBOX_FORBIDDEN_SYSCALL,/* seccomp killed it (SIGSYS) */
     SANDBOX_CRASHED,          /* killed by another signal (see signal) */
-    SANDBOX_PLATFORM_ERROR    /* the sandbox itself could not be set up: not the FMU's fault */
+    SANDBOX_PLATFORM_ERROR,   /* the sandbox itself could not be set up: not the FMU's fault */
+    SANDBOX_CANCELED          /* the caller set job->cancel: killed */
 } sandbox_outcome;
 
 /** Stable lower-case name of an outcome ("finished", "fmu_error", ...). */
@@ -90,6 +91,8 @@ typedef struct {
     sandbox_limits limits;
     bool isolate;             /* false: plain fork + exec, no namespaces or seccomp */
     int result_fd;            /* results are copied here */
+    const volatile int *cancel; /* may be NULL; once another thread sets *cancel non-zero the job
+                               * is killed within 100 ms (outcome canceled) */
     sandbox_log_fn on_log;    /* each log line of the job (FMU messages, call trace); may be NULL */
     void *log_ctx;
 } sandbox_job;

@@ -122,9 +122,9 @@ run_case() {
         # under ASan the runner's sanitizer catches the fault and exits 1 itself
         pass "$name: ASan build: the sanitizer stopped it (fmu_error instead of $class)"
         detail=
-    elif [ -n "$ASAN" ] && [[ $class == memory_limit ]] && [[ $errline == "fmugw: cpu_limit: "* ]]; then
+    elif [ -n "$ASAN" ] && [[ $class == memory_limit ]] && [[ $errline == "fmugw: cpu_limit: "* || $errline == "fmugw: timeout: "* ]]; then
         # an ASan runner has no address-space limit (ASan reserves terabytes):
-        # the allocation succeeds lazily and the CPU limit stops the job
+        # the allocation succeeds lazily and the CPU (or, slowed, the wall-clock) limit stops the job
         pass "$name: ASan build: no memory limit, stopped by the CPU limit"
         detail=
     elif [[ $errline == "fmugw: $class: "* ]]; then pass "$name: outcome $class"; else

@@ -734,7 +734,10 @@ static void test_hostile(void **state)
             want = NULL; /* the sanitizer handles these itself (docs/sandbox.md) */
         if (want && (!cls || strcmp(cls, want)))
             fail_msg("%s: expected %s, got %s (%s)", cases[i].name, want, cls ? cls : "none", json_dumps(s, 0));
-        assert_string_equal(status, !strcmp(cases[i].cls, "timeout") ? "timed_out" : "failed");
+        if (want) /* under ASan a slowed-down job may meet its wall-clock limit first */
+            assert_string_equal(status, !strcmp(cases[i].cls, "timeout") ? "timed_out" : "failed");
+        else
+            assert_true(!strcmp(status, "failed") || !strcmp(status, "timed_out"));
         assert_non_null(strstr(json_string_value(json_object_get(err, "type")), "job-failed"));
         /* the charge is the pricing of the metered usage, not the reservation */
         char path[256];

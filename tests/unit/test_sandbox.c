@@ -264,6 +264,34 @@ static void test_timeout(void **state)
     fixture_free(&fx);
 }
 
+static void *set_cancel_later(void *p)
+{
+    usleep(300000);
+    __atomic_store_n((int *)p, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Another thread sets job->cancel: the job is killed (long before its
+ * deadline) and reported canceled. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    job_fixture fx;
+    sandbox_job job;
+    fixture_init(&fx, &job, BB2, "--stop-time", "1e9", "--step-size", "1e-3", "--output-interval", "1e6", NULL);
+    job.limits.timeout_s = 60;
+    int cancel = 0;
+    job.cancel = &cancel;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, set_cancel_later, &cancel), 0);
+    sandbox_report rep = run_job(&job, 0);
+    pthread_join(th, NULL);
+    assert_int_equal(rep.outcome, SANDBOX_CANCELED);
+    assert_string_equal(sandbox_outcome_name(rep.outcome), "canceled");
+    assert_true(rep.wall_ms < 60000); /* not its deadline */
+    fixture_free(&fx);
+}
+
 static void test_cpu_limit(void **state)
 {
     (void)state;
@@ -700,6 +728,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fmu_error),
         cmocka_unit_test(test_output_limit),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_cpu_limit),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_crashed),
