@@ -331,6 +331,63 @@ static void classify(sandbox_report *r, const sandbox_job *job, const log_state 
     }
 }
 
+/* What the processes below pid 1 have used so far. Killing pid 1 takes the
+ * whole PID namespace down, and its other members are reaped by the kernel,
+ * not by pid 1: their CPU time would never reach our wait4(). So before a
+ * kill (deadline, output cap, cancel) the parent reads it from /proc: the
+ * children of pid 1 (the runner) and their user + system ticks and peak
+ * resident size. Best effort: zero when /proc cannot tell. */
+typedef struct {
+    uint64_t user_ms, system_ms, rss_kb;
+} usage_sample;
+
+static void sample_children(pid_t pid1, usage_sample *u)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid1, (int)pid1);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+        char stat[1024];
+        snprintf(path, sizeof path, "/proc/%s/stat", tok);
+        if (!(f = fopen(path, "r")))
+            continue;
+        n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = 0;
+        char *p = strrchr(stat, ')'); /* the command name may hold spaces */
+        unsigned long long ut = 0, st = 0;
+        if (p && hz > 0 &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
+            u->user_ms += ut * 1000 / (unsigned long long)hz;
+            u->system_ms += st * 1000 / (unsigned long long)hz;
+        }
+        snprintf(path, sizeof path, "/proc/%s/status", tok);
+        if ((f = fopen(path, "r"))) {
+            char line[256];
+            unsigned long long kb;
+            while (fgets(line, sizeof line, f))
+                if (sscanf(line, "VmHWM: %llu kB", &kb) == 1 && kb > u->rss_kb)
+                    u->rss_kb = kb;
+            fclose(f);
+        }
+    }
+}
+
+/* Kills the job's process tree, first sampling what it used (see above). */
+static void kill_job(const sandbox_job *job, pid_t pid, usage_sample *u)
+{
+    if (job->isolate)
+        sample_children(pid, u);
+    kill(job->isolate ? pid : -pid, SIGKILL);
+}
+
 int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int res_r, int log_r, int ctl_r,
                      uint64_t t0)
 {
@@ -346,6 +403,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
     /* Stream until every channel is closed. */
     uint64_t deadline = t0 + (uint64_t)llround((job->limits.timeout_s > 0 ? job->limits.timeout_s : 60) * 1000);
     bool killed_timeout = false, killed_output = false, write_failed = false, killed = false, killed_cancel = false;
+    usage_sample killed_usage = { 0, 0, 0 };
     char ctl_buf[1024];
     size_t ctl_len = 0;
     struct pollfd pf[3] = { { res_r, POLLIN, 0 }, { log_r, POLLIN, 0 }, { ctl_r, POLLIN, 0 } };
@@ -370,12 +428,12 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             continue;
         if (job->cancel && !killed && __atomic_load_n(job->cancel, __ATOMIC_ACQUIRE)) {
             killed_cancel = killed = true;
-            kill(job->isolate ? pid : -pid, SIGKILL);
+            kill_job(job, pid, &killed_usage);
             continue;
         }
         if (n == 0 && !killed && sandbox__now_ms() >= deadline) {
             killed_timeout = killed = true;
-            kill(job->isolate ? pid : -pid, SIGKILL);
+            kill_job(job, pid, &killed_usage);
             continue;
         }
         for (int i = 0; i < 3; i++) {
@@ -408,7 +466,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             if (!killed && (write_failed || r->output_bytes + r->log_bytes > job->limits.output_limit)) {
                 killed_output = !write_failed;
                 killed = true;
-                kill(job->isolate ? pid : -pid, SIGKILL);
+                kill_job(job, pid, &killed_usage);
             }
         }
     }
@@ -427,6 +485,11 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
     r->cpu_user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000;
     r->cpu_system_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
     r->peak_rss_kb = (uint64_t)ru.ru_maxrss;
+    /* a killed job's runner is not in wait4's figures: add what was sampled */
+    r->cpu_user_ms += killed_usage.user_ms;
+    r->cpu_system_ms += killed_usage.system_ms;
+    if (killed_usage.rss_kb > r->peak_rss_kb)
+        r->peak_rss_kb = killed_usage.rss_kb;
     double cpu_s = (double)(r->cpu_user_ms + r->cpu_system_ms) / 1000.0;
 
     int runner_st = st;
