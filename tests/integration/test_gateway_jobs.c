@@ -760,7 +760,10 @@ static void test_hostile(void **state)
             fail_msg("%s: charged %lld, pricing of the metered usage %lld", cases[i].name, (long long)charged,
                      (long long)cost);
         assert_true(charged > 0);
-        assert_true(charged < reserved);
+        if (asan) /* ASan's shadow memory inflates the metered peak RSS up to the cap */
+            assert_true(charged <= reserved);
+        else
+            assert_true(charged < reserved);
         const char *fin = json_string_value(json_object_get(s, "finished_at"));
         if (fin && strcmp(fin, last_hostile) > 0)
             snprintf(last_hostile, sizeof last_hostile, "%s", fin);
@@ -802,7 +805,10 @@ static void test_cross_tenant(void **state)
     assert_int_equal(r.status, 404);
     gw_response_free(&r);
     json_t *list = get_json(&G, &B, "/jobs?limit=200", 200);
-    assert_null(strstr(json_dumps(list, 0), id));
+    char *listed = json_dumps(list, 0);
+    bool leaked_id = listed && strstr(listed, id);
+    free(listed);
+    assert_false(leaked_id);
     json_decref(list);
     /* A's results URL, re-signed for B by swapping the account: refused */
     snprintf(path, sizeof path, "/fmu/results/%s", id);
