@@ -1,8 +1,9 @@
-/* fmu.c - open an FMU: safe extraction into a temporary directory, then
- * parsing of modelDescription.xml (see fmu.h). */
+/* fmu.c - open an unpacked FMU: parsing of modelDescription.xml (see
+ * fmu.h). Opening an FMU archive (extraction first) is in fmu_archive.c, so
+ * that fmugw-runner, which only opens directories, does not link libzip. */
 #include "fmu.h"
 
-#include "archive.h"
+#include "fmu_internal.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -10,9 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Parses dir/modelDescription.xml and finds dir/resources. `name` is what
- * messages call the FMU. */
-static int load(fmi_fmu *fmu, const char *name)
+int fmi__fmu_load(fmi_fmu *fmu, const char *name)
 {
     int rc = 0;
     struct stat st;
@@ -39,33 +38,6 @@ out:
     return rc;
 }
 
-int fmi_fmu_open(fmi_fmu **out, const char *path)
-{
-    int rc;
-    struct stat st;
-    fmi_fmu *fmu = calloc(1, sizeof *fmu);
-    if (!fmu || !(fmu->path = strdup(path))) {
-        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (stat(path, &st) != 0) {
-        rc = fmugw_error_set(FMUGW_ENOTFOUND, "%s: no such file", path);
-        goto out;
-    }
-    if ((rc = fmi_archive_extract_temp(&fmu->dir, path, NULL))) {
-        rc = fmugw_error_set(rc, "%s: %s", path, fmugw_error_last());
-        goto out;
-    }
-    fmu->owns_dir = true;
-    if ((rc = load(fmu, path)))
-        goto out;
-    *out = fmu;
-    fmu = NULL;
-out:
-    fmi_fmu_close(fmu);
-    return rc;
-}
-
 int fmi_fmu_open_dir(fmi_fmu **out, const char *dir)
 {
     int rc;
@@ -74,7 +46,7 @@ int fmi_fmu_open_dir(fmi_fmu **out, const char *dir)
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = load(fmu, "FMU")))
+    if ((rc = fmi__fmu_load(fmu, "FMU")))
         goto out;
     *out = fmu;
     fmu = NULL;

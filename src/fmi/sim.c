@@ -21,8 +21,10 @@
 #include <errno.h>
 #include <math.h>
 #include <nvector/nvector_serial.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
@@ -260,7 +262,41 @@ typedef struct {
     bool time_event_defined;
     double next_time_event;
     bool terminated;
+    /* progress (opts->progress): the clock is read every prog_stride steps */
+    uint32_t prog_count, prog_stride;
+    int64_t prog_checked_ns, prog_reported_ns;
 } run;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Reads the clock and reports when a period has passed. The stride adapts
+ * so that the clock is read about every 2 to 20 ms whatever a step costs. */
+static void progress_check(run *r, double t)
+{
+    int64_t now = mono_ns(), since = now - r->prog_checked_ns;
+    r->prog_count = 0;
+    r->prog_checked_ns = now;
+    if (since < 2000000 && r->prog_stride < (1u << 20))
+        r->prog_stride *= 2;
+    else if (since > 20000000 && r->prog_stride > 1)
+        r->prog_stride /= 2;
+    if (now - r->prog_reported_ns >= (int64_t)FMI_PROGRESS_PERIOD_MS * 1000000) {
+        r->prog_reported_ns = now;
+        r->opts->progress(r->opts->progress_ctx, t);
+    }
+}
+
+/* After each step: one branch when no one listens. */
+static inline void progress(run *r, double t)
+{
+    if (r->opts->progress && ++r->prog_count >= r->prog_stride)
+        progress_check(r, t);
+}
 
 static int record(run *r, double t)
 {
@@ -332,6 +368,7 @@ static int run_cs(run *r)
             return rc;
         r->stats->steps++;
         t = t_next;
+        progress(r, t);
         if (res.terminate) {
             r->stats->terminated_by_fmu = true;
             if (res.last_successful_time > r->start && res.last_successful_time < t)
@@ -528,6 +565,7 @@ static int run_me_cvode(run *r)
         }
         r->stats->steps++;
         t = t_ret;
+        progress(r, t);
         bool state_event = flag == CV_ROOT_RETURN;
         bool at_target = !state_event && time_equal(t, target);
         if (at_target)
@@ -587,6 +625,7 @@ static int run_me_euler(run *r)
         }
         t = t_next;
         r->stats->steps++;
+        progress(r, t);
         if ((rc = set_time_and_states(r, t, r->x)))
             return rc;
         bool state_event = false;
@@ -668,6 +707,9 @@ int fmi_simulate(const fmi_model *model, fmi_binary *bin, const fmi_sim_options 
     if ((rc = fmi_instance_exit_initialization(r.inst)))
         goto out;
 
+    r.prog_stride = 1;
+    if (opts->progress)
+        r.prog_checked_ns = r.prog_reported_ns = mono_ns(); /* a run shorter than a period reports nothing */
     if (opts->iface == FMI_CS) {
         rc = run_cs(&r);
     } else {

@@ -20,6 +20,13 @@
 
 typedef enum { FMI_SOLVER_CVODE = 0, FMI_SOLVER_EULER } fmi_solver;
 
+/* Progress reports: at most one per FMI_PROGRESS_PERIOD_MS of wall time,
+ * none at all for a run shorter than that. */
+#define FMI_PROGRESS_PERIOD_MS 100
+
+/** Called with the simulated time reached (see fmi_sim_options.progress). */
+typedef void (*fmi_progress_fn)(void *ctx, double t);
+
 typedef struct {
     const char *name;  /* variable name */
     const char *value; /* text as given on the command line */
@@ -41,9 +48,14 @@ typedef struct {
     fmi_call_log_fn call_log;    /* FMI call trace; may be NULL */
     void *log_ctx;
     bool logging_on;
+    fmi_progress_fn progress;    /* simulated time, at most every FMI_PROGRESS_PERIOD_MS; may be NULL.
+                                  * The wall clock is read every few steps only (an adaptive
+                                  * stride), so the hook costs nothing measurable. */
+    void *progress_ctx;
 } fmi_sim_options;
 
-#define FMI_SIM_OPTIONS_INIT { FMI_CS, FMI_SOLVER_CVODE, NAN, NAN, NAN, NAN, NAN, NULL, 0, NULL, NULL, NULL, NULL, NULL, false }
+#define FMI_SIM_OPTIONS_INIT                                                                                          \
+    { FMI_CS, FMI_SOLVER_CVODE, NAN, NAN, NAN, NAN, NAN, NULL, 0, NULL, NULL, NULL, NULL, NULL, false, NULL, NULL }
 
 typedef struct {
     double stop_time_reached;

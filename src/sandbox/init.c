@@ -1,11 +1,13 @@
 /*
- * init.c - the child side of sandbox_run(): pid 1 of the new namespaces
- * (builds the filesystem view, forks and waits for the runner) and the
- * runner's last steps before execve (fds, rlimits, capabilities, signals).
+ * init.c - the child side of sandbox_run(), run by fmugw-init
+ * (init_main.c): pid 1 of the new namespaces (builds the filesystem view,
+ * forks and waits for the runner) and the runner's last steps before
+ * execve (fds, rlimits, capabilities, signals); also sandbox__apply_rlimits,
+ * which the pooled runner uses.
  *
- * Runs in a raw clone() of a possibly multi-threaded parent: nothing here
- * allocates or takes a lock (no malloc, no stdio streams, no fork() with
- * its atfork handlers); snprintf into stack buffers only.
+ * fmugw-init is its own small single-threaded program, but the code keeps
+ * to what was safe in a clone of a threaded parent: no malloc, no stdio
+ * streams, no fork() with its atfork handlers; snprintf into stack buffers.
  */
 #include "init.h"
 
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -374,6 +377,13 @@ void sandbox__init_main(const sandbox__child *c)
         die(c, "setgroups", NULL);
     if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0)
         die(c, "setresuid", NULL);
+    /* A change of our ids outside (root's job becomes nobody) clears the
+     * parent-death signal: set it again, then make sure the parent did not
+     * die in between (its end of the ctl pipe is then closed: POLLERR). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    struct pollfd pf = { c->ctl_w, POLLOUT, 0 };
+    if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR))
+        _exit(2);
     build_root(c);
 
     /* A raw clone, not fork(): no atfork handlers in this child. */

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Everything the child needs, prepared by the parent before clone(): the
- * child only makes async-signal-safe calls (the parent may be threaded). */
+/* Everything the child needs, prepared by the parent before the spawn and
+ * passed to fmugw-init as descriptors and argv (sandbox__spawn). */
 typedef struct {
     bool isolate;
     /* Paths on the host, and detached mount trees (open_tree clones made by
@@ -34,8 +34,44 @@ typedef struct {
     sandbox_limits limits;
 } sandbox__child;
 
-/** Body of pid 1 inside the namespaces: mounts, pivot_root, fork + exec of
- *  the runner, wait, report on ctl_w. Never returns. */
+/* --- fmugw-init (init_main.c) ---------------------------------------------
+ * The parent does not run the child side in a copy of itself: it spawns
+ * the small static program fmugw-init (next to the runner) the way
+ * posix_spawn does, clone(CLONE_VM | CLONE_VFORK | namespaces) on a small
+ * stack, the child doing nothing but placing descriptors and execve. The
+ * descriptors of sandbox__child land on fixed numbers in fmugw-init (the
+ * SANDBOX_INIT_FD_* below; absent ones are left closed) and the rest of it
+ * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK" (MODE i:
+ * one-shot sandbox, p: pooled, n: plain child; MASK the slots present, bit
+ * = fd - 3), argv[2..4] fmu_dir, input_file, scratch_dir ("" for none),
+ * argv[5..] the runner's argv; the environment is the runner's. */
+enum {
+    SANDBOX_INIT_FD_RESULT = 3,
+    SANDBOX_INIT_FD_LOG,
+    SANDBOX_INIT_FD_CTL,
+    SANDBOX_INIT_FD_SYNC,
+    SANDBOX_INIT_FD_RUNNER,
+    SANDBOX_INIT_FD_JOB,
+    SANDBOX_INIT_FD_FMU_TREE,
+    SANDBOX_INIT_FD_INPUT_TREE,
+    SANDBOX_INIT_FD_SCRATCH_TREE,
+    SANDBOX_INIT_FD_END
+};
+
+/** Spawns fmugw-init at `init_path` for `c` (in new namespaces when
+ *  c->isolate, else as a plain child in its own process group). Returns its
+ *  pid, or -1 with errno set: the clone failed, or the child's execve did
+ *  (the child is reaped then). Thread-safe; the child touches no memory of
+ *  the parent but its own stack and the one error word posix_spawn also
+ *  uses. */
+pid_t sandbox__spawn(const char *init_path, const sandbox__child *c);
+
+/** fmugw-init beside `runner` (dirname + "/fmugw-init"), or $FMUGW_INIT
+ *  when set; malloc'd, NULL when out of memory. */
+char *sandbox__init_path(const char *runner);
+
+/** Body of pid 1 inside the namespaces (in fmugw-init): mounts, pivot_root,
+ *  fork + exec of the runner, wait, report on ctl_w. Never returns. */
 void sandbox__init_main(const sandbox__child *c) __attribute__((noreturn));
 
 /** Sets RLIMIT_CPU, AS (not under ASan), FSIZE, NOFILE, NPROC, CORE and

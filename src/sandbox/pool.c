@@ -3,8 +3,9 @@
  * sandbox.h), and the runner's side of its job channel
  * (sandbox__pool_receive).
  *
- * A pooled sandbox is made like sandbox_run()'s (same clone, id maps, init,
- * mount tree, pivot_root, rlimits, capabilities, execve of the runner), but
+ * A pooled sandbox is made like sandbox_run()'s (same spawn of fmugw-init,
+ * id maps, mount tree, pivot_root, rlimits, capabilities, execve of the
+ * runner), but
  * its /job is its own host directory (read-only, id-mapped as root) with a
  * writable scratch/ bound over it, and its runner is started as
  * `fmugw-runner --pool-wait`: it writes "@ready" on fd 4 and blocks reading
@@ -61,6 +62,7 @@ typedef struct pool_slot {
 
 struct sandbox_pool {
     char *runner;
+    char *init_path;            /* fmugw-init, beside the runner */
     int runner_fd;
     sandbox_limits ceiling;
     char *work_dir;
@@ -162,12 +164,9 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     c.args = args;
     c.envp = envp;
     c.limits = p->ceiling;
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC |
-                                              CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0)
-        sandbox__init_main(&c);
+    pid_t pid = sandbox__spawn(p->init_path, &c);
     if (pid < 0) {
-        rc = fmugw_error_set(FMUGW_ERROR, "sandbox pool: cannot create the sandbox: %s", strerror(errno));
+        rc = fmugw_error_set(FMUGW_ERROR, "sandbox pool: cannot start %s: %s", p->init_path, strerror(errno));
         goto out;
     }
     s->pid = pid;
@@ -599,7 +598,8 @@ int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts 
         wd = getenv("TMPDIR");
     if (!wd || !*wd)
         wd = "/tmp";
-    if (!(p->runner = strdup(opts->runner)) || !(p->work_dir = strdup(wd))) {
+    if (!(p->runner = strdup(opts->runner)) || !(p->work_dir = strdup(wd)) ||
+        !(p->init_path = sandbox__init_path(p->runner))) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "sandbox pool: out of memory");
         goto out;
     }
@@ -707,6 +707,7 @@ void sandbox_pool_free(sandbox_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->runner);
+    free(p->init_path);
     free(p->work_dir);
     free(p);
 }

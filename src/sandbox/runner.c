@@ -13,6 +13,9 @@
  * to fd 4 and reach the parent as plain lines):
  *   @log TEXT                  one log line for the user (newlines folded)
  *   @nomem                     an allocation failed (first time only)
+ *   @progress T                the simulated time T reached (%.17g), at most
+ *                              every FMI_PROGRESS_PERIOD_MS (100 ms) of wall
+ *                              time, none for a shorter run (sim.c decides)
  *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error, nomem or
  *                              platform; ROWS the result rows written
  * Started as `fmugw-runner --pool-wait` (a pooled sandbox, pool.c), it
@@ -191,6 +194,12 @@ static void on_call(void *ctx, const char *line)
     emit("@log", "%s", line);
 }
 
+static void on_progress(void *ctx, double t)
+{
+    (void)ctx;
+    emit("@progress", "%.17g", t);
+}
+
 int main(int argc, char **argv)
 {
     int code = 1, prc;
@@ -230,6 +239,8 @@ int main(int argc, char **argv)
         kind = "platform";
         goto out;
     }
+    a.sim.progress = on_progress; /* fmi_run copies a.sim */
+    a.sim.progress_ctx = NULL;
     prc = fmi_run(&a, fmu, out, on_log, on_call, &a, &res);
     if (fflush(out) != 0 && !prc)
         prc = fmugw_error_set(FMUGW_EIO, "writing results failed: %s", strerror(errno));

@@ -1,7 +1,8 @@
 /*
  * sandbox.c - the parent side of sandbox_run(): prepares the child's view
- * (detached, id-mapped mount trees when running as root), clones pid 1 of
- * the new namespaces (init.c), writes its uid/gid maps, then streams the
+ * (detached, id-mapped mount trees when running as root), spawns pid 1 of
+ * the new namespaces (sandbox__spawn: a vfork-style clone that execs the
+ * small fmugw-init, which runs init.c), writes its uid/gid maps, then streams the
  * result and log pipes with the output cap and the wall-clock deadline,
  * reaps, meters and classifies the outcome. See sandbox.h and
  * docs/sandbox.md.
@@ -24,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -164,6 +168,187 @@ unsigned sandbox__outside_uid(void)
     return geteuid() == 0 ? SANDBOX_UID : (unsigned)geteuid();
 }
 
+/* --- spawning fmugw-init ------------------------------------------------
+ * posix_spawn's way: clone(CLONE_VM | CLONE_VFORK) on a small stack of its
+ * own, the calling thread suspended until the child has exec'd or exited.
+ * No copy of the daemon's page tables, no copy-on-write faults in its
+ * threads afterwards. The child shares our memory, so it only makes raw
+ * system calls (no errno, no locks, no allocation, not instrumented) and
+ * writes nothing but its stack and spawn_args.err. All signals are blocked
+ * around the clone, so no handler of ours ever runs on that stack. */
+#define SPAWN_STACK (64 * 1024)
+#define SPAWN_SLOTS (SANDBOX_INIT_FD_END - SANDBOX_INIT_FD_RESULT)
+
+typedef struct {
+    int src[SPAWN_SLOTS]; /* our fd for each fixed slot of fmugw-init, -1: none */
+    bool ambient;         /* keep the new user namespace's capabilities across execve */
+    bool new_group;       /* plain child: its own process group, before we can kill it */
+    const char *path;
+    char *const *argv, *const *envp;
+    int err;              /* the child's errno when it failed */
+} spawn_args;
+
+#if defined(__x86_64__)
+__attribute__((always_inline)) static inline long spawn_sys(long n, long a, long b, long c, long d, long e)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+    return ret;
+}
+#else
+/* Elsewhere glibc's syscall(): its errno write lands in the suspended
+ * calling thread's errno, which sandbox__spawn restores. */
+static long spawn_sys(long n, long a, long b, long c, long d, long e)
+{
+    long r = syscall(n, a, b, c, d, e);
+    return r == -1 ? -errno : r;
+}
+#endif
+
+__attribute__((no_sanitize("address", "undefined"), noinline)) static int spawn_child(void *arg)
+{
+    spawn_args *a = arg;
+    int tmp[SPAWN_SLOTS];
+    long r = 0;
+    const int base = SANDBOX_INIT_FD_END;
+    /* Move every source above the slots first (a source may sit on a slot
+     * number), then onto its slot: dup3 clears close-on-exec there. */
+    for (int i = 0; i < SPAWN_SLOTS; i++) {
+        tmp[i] = -1;
+        if (a->src[i] >= 0) {
+            if ((r = spawn_sys(SYS_fcntl, a->src[i], F_DUPFD_CLOEXEC, base, 0, 0)) < 0)
+                goto fail;
+            tmp[i] = (int)r;
+        }
+    }
+    for (int i = 0; i < SPAWN_SLOTS; i++) {
+        if (tmp[i] < 0) {
+            spawn_sys(SYS_close, SANDBOX_INIT_FD_RESULT + i, 0, 0, 0, 0); /* an absent slot stays closed */
+            continue;
+        }
+        if ((r = spawn_sys(SYS_dup3, tmp[i], SANDBOX_INIT_FD_RESULT + i, 0, 0, 0)) < 0)
+            goto fail;
+    }
+    /* anything else of ours without close-on-exec does not reach the job */
+    spawn_sys(SYS_close_range, base, ~0U, 0, 0, 0);
+    if (a->new_group && (r = spawn_sys(SYS_setpgid, 0, 0, 0, 0, 0)) < 0)
+        goto fail;
+    if (a->ambient) {
+        /* We are uid "unmapped" in the new user namespace until the parent
+         * writes the maps, so execve would drop the namespace's full
+         * capability set: carry it over as ambient capabilities (init
+         * drops them all before the runner). */
+        struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct data[2];
+        if ((r = spawn_sys(SYS_capget, (long)&hdr, (long)data, 0, 0, 0)) < 0)
+            goto fail;
+        data[0].inheritable = data[0].permitted;
+        data[1].inheritable = data[1].permitted;
+        if ((r = spawn_sys(SYS_capset, (long)&hdr, (long)data, 0, 0, 0)) < 0)
+            goto fail;
+        for (long cap = 0; cap < 64; cap++)
+            if (spawn_sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                break; /* past the last capability */
+    }
+    r = spawn_sys(SYS_execve, (long)a->path, (long)a->argv, (long)a->envp, 0, 0);
+fail:
+    a->err = (int)-r;
+    spawn_sys(SYS_exit, 127, 0, 0, 0, 0);
+    return 127;
+}
+
+char *sandbox__init_path(const char *runner)
+{
+    const char *env = getenv("FMUGW_INIT");
+    if (env && *env)
+        return strdup(env);
+    const char *slash = strrchr(runner, '/');
+    size_t dir = slash ? (size_t)(slash - runner) + 1 : 0;
+    char *p = malloc(dir + sizeof "fmugw-init");
+    if (p) {
+        memcpy(p, runner, dir);
+        memcpy(p + dir, "fmugw-init", sizeof "fmugw-init");
+    }
+    return p;
+}
+
+pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
+{
+    char config[160];
+    char **argv = NULL;
+    size_t n = 0;
+    pid_t pid = -1;
+    int e = 0;
+    spawn_args a;
+    memset(&a, 0, sizeof a);
+    for (int i = 0; i < SPAWN_SLOTS; i++)
+        a.src[i] = -1;
+    a.src[SANDBOX_INIT_FD_RESULT - 3] = c->result_w;
+    a.src[SANDBOX_INIT_FD_LOG - 3] = c->log_w;
+    a.src[SANDBOX_INIT_FD_RUNNER - 3] = c->runner_fd;
+    if (c->isolate) {
+        a.src[SANDBOX_INIT_FD_CTL - 3] = c->ctl_w;
+        a.src[SANDBOX_INIT_FD_SYNC - 3] = c->sync_r;
+        a.src[SANDBOX_INIT_FD_JOB - 3] = c->pool ? c->job_r : -1;
+        a.src[SANDBOX_INIT_FD_FMU_TREE - 3] = c->fmu_tree;
+        a.src[SANDBOX_INIT_FD_INPUT_TREE - 3] = c->input_tree;
+        a.src[SANDBOX_INIT_FD_SCRATCH_TREE - 3] = c->scratch_tree;
+    }
+    unsigned mask = 0;
+    for (int i = 0; i < SPAWN_SLOTS; i++)
+        if (a.src[i] >= 0)
+            mask |= 1u << i;
+    const sandbox_limits *l = &c->limits;
+    snprintf(config, sizeof config, "%c %.17g %" PRIu64 " %" PRIu64 " %u %u %x",
+             !c->isolate ? 'n' : c->pool ? 'p' : 'i', l->cpu_limit_s, l->memory_limit, l->file_size_limit,
+             l->max_open_files, l->max_threads, mask);
+    while (c->args[n])
+        n++;
+    if (!(argv = calloc(n + 6, sizeof *argv))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    argv[0] = "fmugw-init";
+    argv[1] = config;
+    argv[2] = (char *)(c->fmu_dir ? c->fmu_dir : "");
+    argv[3] = (char *)(c->input_file ? c->input_file : "");
+    argv[4] = (char *)(c->scratch_dir ? c->scratch_dir : "");
+    for (size_t i = 0; i < n; i++)
+        argv[5 + i] = c->args[i];
+    a.path = init_path;
+    a.argv = argv;
+    a.envp = c->envp;
+    a.ambient = c->isolate;
+    a.new_group = !c->isolate;
+    void *stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        e = errno;
+        goto out;
+    }
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+    if (c->isolate)
+        flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid = clone(spawn_child, (char *)stack + SPAWN_STACK, flags, &a);
+    e = pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, SPAWN_STACK);
+    if (pid > 0 && a.err) { /* the child could not exec: it has exited */
+        e = a.err;
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        pid = -1;
+    }
+out:
+    free(argv);
+    errno = e;
+    return pid;
+}
+
 /* --- the log channel ---------------------------------------------------- */
 typedef struct {
     const sandbox_job *job;
@@ -184,6 +369,12 @@ static void log_line(log_state *ls, char *line)
             ls->job->on_log(ls->job->log_ctx, line + 5);
     } else if (!strcmp(line, "@nomem")) {
         ls->nomem = true;
+    } else if (!strncmp(line, "@progress ", 10)) {
+        /* the runner's, before @status; never shown to the user */
+        char *end;
+        double t = strtod(line + 10, &end);
+        if (!ls->have_status && end != line + 10 && !*end && isfinite(t) && ls->job->on_progress)
+            ls->job->on_progress(ls->job->log_ctx, t);
     } else if (!strncmp(line, "@status ", 8)) {
         char *p = line + 8, *end;
         size_t k = strcspn(p, " ");
@@ -523,7 +714,7 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     int rc = 0;
     int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
     sandbox__child c;
-    char **pargs = NULL;
+    char **pargs = NULL, *init_path = NULL;
     pid_t pid = -1;
     uint64_t t0 = sandbox__now_ms();
     static char *const envp_isolated[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
@@ -547,6 +738,10 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     if ((c.runner_fd = open(job->runner, O_RDONLY | O_CLOEXEC)) < 0) {
         rc = platform_error(r, FMUGW_ENOTFOUND, "sandbox: cannot open the runner %s: %s", job->runner,
                             strerror(errno));
+        goto out;
+    }
+    if (!(init_path = sandbox__init_path(job->runner))) {
+        rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
         goto out;
     }
     if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC)) {
@@ -576,22 +771,15 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
                 goto out;
             }
         }
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC |
-                                            CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
-        if (pid == 0)
-            sandbox__init_main(&c);
     } else {
         if (!(pargs = plain_args(job))) {
             rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
             goto out;
         }
         c.args = pargs;
-        pid = fork();
-        if (pid == 0)
-            sandbox__plain_main(&c);
     }
-    if (pid < 0) {
-        rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot create the job process: %s", strerror(errno));
+    if ((pid = sandbox__spawn(init_path, &c)) < 0) {
+        rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot start %s: %s", init_path, strerror(errno));
         goto out;
     }
     close(res_p[1]);
@@ -629,6 +817,7 @@ out:
         if (fds[i] >= 0)
             close(fds[i]);
     free(pargs);
+    free(init_path);
     if (!r->wall_ms)
         r->wall_ms = sandbox__now_ms() - t0;
     return rc;

@@ -81,6 +81,10 @@ typedef struct {
 
 typedef void (*sandbox_log_fn)(void *ctx, const char *line);
 
+/** The simulated time the job reached (the runner's "@progress T" lines, at
+ *  most ten a second). Called on the thread running sandbox_run(). */
+typedef void (*sandbox_progress_fn)(void *ctx, double t);
+
 typedef struct {
     const char *runner;       /* path of the fmugw-runner executable */
     const char *fmu_dir;      /* unpacked FMU, mounted read-only at /job/fmu */
@@ -95,6 +99,7 @@ typedef struct {
                                * is killed within 100 ms (outcome canceled) */
     sandbox_log_fn on_log;    /* each log line of the job (FMU messages, call trace); may be NULL */
     void *log_ctx;
+    sandbox_progress_fn on_progress; /* simulated time reached, with log_ctx; may be NULL. Not a log line */
 } sandbox_job;
 
 /** Runs the job and fills *report. Returns 0 when the job ran (whatever its

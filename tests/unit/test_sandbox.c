@@ -70,6 +70,13 @@ static int probe_main(void)
     fprintf(out, "fmu-write %s\n", access("/job/fmu", W_OK) == 0 ? "yes" : "no");
     fprintf(out, "scratch-write %s\n", access("/job/scratch", W_OK) == 0 ? "yes" : "no");
     fprintf(out, "usr-write %s\n", access("/usr/lib", W_OK) == 0 ? "yes" : "no");
+    /* capabilities (none in any set, the ambient one included) and no_new_privs */
+    if ((f = fopen("/proc/self/status", "r"))) {
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs:", 11))
+                fprintf(out, "status %s", line);
+        fclose(f);
+    }
     fclose(out);
     static const char st[] = "@status ok 0 \n";
     ssize_t w = write(4, st, sizeof st - 1);
@@ -388,7 +395,8 @@ static void test_isolation_view(void **state)
     self[n] = 0;
     fixture_init(&fx, &job, BB2, NULL);
     char *probe_args[] = { "sandbox-probe", NULL };
-    job.runner = self;
+    job.runner = self; /* fmugw-init is not beside it: name the built one */
+    setenv("FMUGW_INIT", FMUGW_FMU_DIR "/../src/fmugw-init", 1);
     job.args = probe_args;
     sandbox_report rep = run_job(&job, 0);
     if (rep.outcome != SANDBOX_FINISHED)
@@ -416,6 +424,15 @@ static void test_isolation_view(void **state)
     assert_non_null(strstr(seen, "fmu-write no\n"));
     assert_non_null(strstr(seen, "scratch-write yes\n"));
     assert_non_null(strstr(seen, "usr-write no\n"));
+    static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "status %s:\t0000000000000000\n", caps[i]);
+        if (!strstr(seen, want))
+            fail_msg("the runner has capabilities (%s): %s", caps[i], seen);
+    }
+    assert_non_null(strstr(seen, "status NoNewPrivs:\t1\n"));
+    unsetenv("FMUGW_INIT");
     free(seen);
     fixture_free(&fx);
 }
@@ -717,8 +734,46 @@ static void test_pool_bad_runner(void **state)
     assert_non_null(strstr(fmugw_error_last(), "/nonexistent/fmugw-runner"));
     /* A runner that is not one: it never says "@ready". */
     o.runner = "/bin/true";
+    setenv("FMUGW_INIT", FMUGW_FMU_DIR "/../src/fmugw-init", 1); /* not in /bin */
+    assert_int_not_equal(sandbox_pool_new(&p, 1, &o), 0);
+    unsetenv("FMUGW_INIT");
+    assert_null(p);
+    assert_null(strstr(fmugw_error_last(), "fmugw-init"));
+}
+
+/* A runner without fmugw-init beside it: a platform error that names the
+ * missing program, one-shot (isolated and plain) and pooled; nothing left. */
+static void test_missing_init(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fmugw-noinit-XXXXXX", runner[64], real[4096];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(realpath(RUNNER, real));
+    snprintf(runner, sizeof runner, "%s/fmugw-runner", dir);
+    assert_int_equal(symlink(real, runner), 0);
+    job_fixture fx;
+    sandbox_job job;
+    fixture_init(&fx, &job, BB2, NULL);
+    job.runner = runner;
+    for (int isolate = 0; isolate < 2; isolate++) {
+        job.isolate = isolate;
+        sandbox_report rep = run_job(&job, -1);
+        assert_int_equal(rep.outcome, SANDBOX_PLATFORM_ERROR);
+        if (!strstr(rep.message, "fmugw-init") || !strstr(rep.message, "No such file"))
+            fail_msg("message: %s", rep.message);
+    }
+    sandbox_pool_opts o = SANDBOX_POOL_OPTS_INIT;
+    sandbox_pool *p = NULL;
+    o.runner = runner;
     assert_int_not_equal(sandbox_pool_new(&p, 1, &o), 0);
     assert_null(p);
+    assert_non_null(strstr(fmugw_error_last(), "fmugw-init"));
+    int st;
+    assert_int_equal(waitpid(-1, &st, WNOHANG), -1); /* every child reaped */
+    assert_int_equal(errno, ECHILD);
+    fixture_free(&fx);
+    unlink(runner);
+    rmdir(dir);
 }
 
 int main(int argc, char **argv)
@@ -740,6 +795,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_forbidden_syscall),
         cmocka_unit_test(test_bad_runner),
         cmocka_unit_test(test_isolation_view),
+        cmocka_unit_test(test_missing_init),
         cmocka_unit_test(test_pool_same_bytes),
         cmocka_unit_test(test_pool_outcomes),
         cmocka_unit_test(test_pool_jobs_isolated),
