@@ -112,7 +112,8 @@ static void log_err(const char *what, const char *job_id)
 
 #define JOB_COLS                                                                                                  \
     "id, account_id, fmu_id, status, request, reused, credits_reserved, credits_charged, error_class, "          \
-    "error_message, cpu_ms, wall_ms, peak_rss_kb, output_bytes, rows, created_at, started_at, finished_at"
+    "error_message, cpu_ms, wall_ms, peak_rss_kb, output_bytes, rows, created_at, started_at, finished_at, "          \
+    "progress_ppm"
 
 static json_t *time_json(int64_t ms)
 {
@@ -141,7 +142,12 @@ static json_t *job_json(db_stmt *st)
     json_object_set_new(j, "job_id", json_string(id));
     json_object_set_new(j, "fmu_id", text_or_null(st, 2));
     json_object_set_new(j, "status", json_string(status));
-    json_object_set_new(j, "progress", json_real(!strcmp(status, "succeeded") ? 1.0 : 0.0));
+    /* succeeded: 1; otherwise the fraction of the simulated span reached
+     * (running: as last written by its worker; status_once refines it) */
+    int64_t ppm = db_column_int64(st, 18);
+    ppm = ppm < 0 ? 0 : ppm > JOB_PROGRESS_SCALE ? JOB_PROGRESS_SCALE : ppm;
+    json_object_set_new(j, "progress",
+                        json_real(!strcmp(status, "succeeded") ? 1.0 : (double)ppm / JOB_PROGRESS_SCALE));
     json_object_set_new(j, "reused", json_boolean(db_column_int64(st, 5) != 0));
     json_object_set_new(j, "credits_reserved", credits_json(db_column_int64(st, 6)));
     json_object_set_new(j, "credits_charged", credits_json(db_column_int64(st, 7)));
@@ -350,6 +356,7 @@ int job_system_start(app *a, unsigned n_workers)
     pthread_cond_init(&js->work, NULL);
     pthread_cond_init(&js->changed, NULL);
     pthread_cond_init(&js->changed_sweep, NULL);
+    pthread_cond_init(&js->monitor_wake, NULL);
     if (gethostname(js->host, sizeof js->host) != 0)
         snprintf(js->host, sizeof js->host, "localhost");
     js->host[sizeof js->host - 1] = '\0';
@@ -432,6 +439,11 @@ int job_system_start(app *a, unsigned n_workers)
             }
             js->n_started++;
         }
+        if (pthread_create(&js->monitor, NULL, job__monitor_main, js) != 0) {
+            rc = fmugw_error_set(FMUGW_ERROR, "cannot start the job monitor");
+            goto out;
+        }
+        js->monitor_started = true;
     }
     if (pthread_create(&js->sweeper, NULL, sweeper_main, js) != 0) {
         rc = fmugw_error_set(FMUGW_ERROR, "cannot start the retention thread");
@@ -463,6 +475,13 @@ void job_system_stop(app *a)
     pthread_mutex_unlock(&js->mu);
     for (unsigned i = 0; i < js->n_started; i++)
         pthread_join(js->threads[i], NULL);
+    /* the monitor last: jobs finishing above may still be canceled elsewhere */
+    pthread_mutex_lock(&js->mu);
+    js->monitor_stop = true;
+    pthread_cond_broadcast(&js->monitor_wake);
+    pthread_mutex_unlock(&js->mu);
+    if (js->monitor_started)
+        pthread_join(js->monitor, NULL);
     if (js->sweeper_started)
         pthread_join(js->sweeper, NULL);
     sandbox_pool_free(js->pool);
@@ -478,6 +497,7 @@ void job_system_stop(app *a)
     pthread_cond_destroy(&js->work);
     pthread_cond_destroy(&js->changed);
     pthread_cond_destroy(&js->changed_sweep);
+    pthread_cond_destroy(&js->monitor_wake);
     pthread_mutex_destroy(&js->mu);
     free(js);
     a->jobs = NULL;
@@ -843,6 +863,7 @@ int job_submit(job_answer *out, job_system *js, const principal *who, json_t *bo
         goto out;
     }
     json_object_set_new(req.canonical, "span", json_real(req.span));
+    json_object_set_new(req.canonical, "start", json_real(req.start)); /* for progress (worker.c) */
     if (!(request_text = json_dumps(req.canonical, JSON_COMPACT | JSON_SORT_KEYS))) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
@@ -905,6 +926,13 @@ static int status_once(json_t **out, char status[16], job_system *js, const char
         return rc;
     rc = job_read(out, status, c, account_id, job_id);
     db_pool_release(js->db, c);
+    if (rc == 0 && out && *out && !strcmp(status, "running")) {
+        /* a worker of this process knows more than its last write */
+        int64_t mem = job__slot_progress(js, job_id);
+        double db = json_number_value(json_object_get(*out, "progress"));
+        if (mem >= 0 && (double)mem / JOB_PROGRESS_SCALE > db)
+            json_object_set_new(*out, "progress", json_real((double)mem / JOB_PROGRESS_SCALE));
+    }
     return rc;
 }
 
@@ -1000,17 +1028,7 @@ int job_cancel(json_t **out, job_system *js, const char *account_id, const char 
         goto out;
     db_pool_release(js->db, c);
     c = NULL;
-    pthread_mutex_lock(&js->mu);
-    for (unsigned i = 0; js->slots && i < js->n_workers; i++) {
-        job_slot *s = &js->slots[i];
-        if (s->active && !strcmp(s->job_id, job_id)) {
-            s->cancel = true;
-            __atomic_store_n(&s->cancel_flag, 1, __ATOMIC_RELEASE); /* the sandbox kills the job */
-            if (s->result_rfd >= 0)
-                shutdown(s->result_rfd, SHUT_RDWR);
-        }
-    }
-    pthread_mutex_unlock(&js->mu);
+    job__slot_cancel(js, job_id); /* elsewhere: that process's monitor sees the mark within 250 ms */
     rc = job_status(out, js, account_id, job_id, 10, "running");
 out:
     if (c)

@@ -17,13 +17,22 @@
 
 typedef struct job_worker_arg job_worker_arg;
 
-/* A job being run by a worker: what cancel needs to stop it. */
+#define JOB_MONITOR_PERIOD_MS 250   /* cancel marks of other processes are looked for this often */
+#define JOB_PROGRESS_WRITE_MS 500   /* a running job's progress is written at most this often */
+#define JOB_PROGRESS_SCALE 1000000  /* jobs.progress_ppm: millionths */
+
+/* A job being run by a worker: what cancel needs to stop it, and its
+ * progress. All fields under job_system.mu but cancel_flag. */
 typedef struct {
     char job_id[JOB_ID_MAX];
     int result_rfd;     /* read end of the result pipe; closing it stops the sandbox */
     bool cancel;        /* cancel asked: the worker settles as canceled */
     int cancel_flag;    /* the same, read by the sandbox without the lock (sandbox_job.cancel) */
     bool active;
+    double start, span; /* simulated start time and stop - start (progress = (t - start) / span) */
+    int64_t progress;   /* millionths reached (the runner's "@progress T"), never decreasing */
+    int64_t progress_written;    /* the value last written to jobs.progress_ppm */
+    int64_t progress_written_ms; /* when (job__now_ms) */
 } job_slot;
 
 struct job_system {
@@ -45,6 +54,10 @@ struct job_system {
     pthread_cond_t work;      /* a job may be claimable */
     pthread_cond_t changed;   /* some job changed state */
     pthread_cond_t changed_sweep; /* wakes the sweeper to stop */
+    pthread_t monitor;        /* cancel marks + progress writes of this process's running jobs */
+    bool monitor_started;
+    bool monitor_stop;        /* set after the workers ended */
+    pthread_cond_t monitor_wake;  /* wakes the monitor to stop */
     uint64_t version;         /* bumped on every state change */
     bool stopping;
     job_slot *slots;          /* one per worker */
@@ -59,6 +72,7 @@ typedef struct {
     double timeout_s;
     uint64_t memory_limit; /* bytes: the tier's, or memory_limit_mb */
     double span;          /* stop - start (pricing's simulated span) */
+    double start;         /* the simulated start time (given or the default experiment's) */
     bool reuse;
     char hash[65];        /* SHA-256 of FMU sha256 + settings + inputs */
 } job_request;
@@ -87,6 +101,26 @@ int job__new_id(char out[JOB_ID_MAX], const char *prefix);
 
 /** A worker thread (arg: its job_worker_arg). */
 void *job__worker_main(void *arg);
+
+/** The monitor thread of a process with workers (arg: the job_system):
+ *  every JOB_MONITOR_PERIOD_MS while a job runs here, one query for cancel
+ *  marks of this process's running jobs (set by job_cancel in any process:
+ *  their sandboxes are stopped) and, at most every JOB_PROGRESS_WRITE_MS per
+ *  job, one UPDATE of jobs.progress_ppm. Ends when js->monitor_stop is set
+ *  (after the workers ended) and monitor_wake signalled. */
+void *job__monitor_main(void *arg);
+
+/** One monitor pass now (what job__monitor_main does each period). */
+int job__monitor_pass(job_system *js);
+
+/** Stops the sandbox of `job_id` if a worker of this process runs it (its
+ *  slot's cancel flag; the result socket is shut down). Takes js->mu.
+ *  True if it ran here. */
+bool job__slot_cancel(job_system *js, const char *job_id);
+
+/** The progress in millionths a worker of this process knows for a running
+ *  `job_id`, or -1 when it does not run here. Takes js->mu. */
+int64_t job__slot_progress(job_system *js, const char *job_id);
 
 struct job_worker_arg {
     job_system *js;

@@ -450,6 +450,7 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     if (isfinite(stop) && !(stop > start))
         err(errors, "stop_time", "must be greater than start_time (%g)", start);
     req->span = isfinite(stop) && stop > start ? stop - start : 0;
+    req->start = start;
     positive(errors, body, canon, "output_interval");
     positive(errors, body, canon, "step_size");
     json_t *jt = json_object_get(body, "relative_tolerance");

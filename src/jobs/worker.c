@@ -15,6 +15,16 @@
  * (sandbox_job.cancel) and then kills the job; the result socket is shut
  * down too. The job is then recorded as canceled and charged for the CPU
  * and memory it used.
+ *
+ * Progress and cancel across processes (the monitor thread, one per
+ * process with workers): the runner reports the simulated time it reached
+ * ("@progress T", at most ten a second; sandbox_job.on_progress), the
+ * worker keeps it in its slot (status in this process reads it there) and
+ * the monitor writes it to jobs.progress_ppm at most every 0.5 s per job
+ * (status in other processes). The same monitor pass looks for cancel
+ * marks (jobs.cancel_requested, set by POST /fmu/cancel in whatever
+ * process answered it) on the jobs this process runs: one query every
+ * 250 ms while a job runs, none when idle.
  */
 #include "jobs/jobs_internal.h"
 
@@ -245,6 +255,7 @@ typedef struct {
     int64_t changed;
     pricing_usage usage;
     const pricing_tier *tier;
+    int64_t progress;        /* millionths, stored with the final state */
 } finish_tx;
 
 static int finish_fn(db_conn *c, void *ctx)
@@ -255,12 +266,12 @@ static int finish_fn(db_conn *c, void *ctx)
     int rc = db_execp(&t->changed, c,
                       "UPDATE jobs SET status = $1, error_class = $2, error_message = $3, cpu_ms = $4, wall_ms = $5, "
                       "peak_rss_kb = $6, output_bytes = $7, rows = $8, finished_at = $9, updated_at = $9, "
-                      "lease_owner = NULL, lease_expires_at = NULL "
+                      "lease_owner = NULL, lease_expires_at = NULL, progress_ppm = $12 "
                       "WHERE id = $10 AND status = 'running' AND lease_owner = $11",
-                      "ttt" "iiiii" "itt", t->status, t->error_class, t->message,
+                      "ttt" "iiiii" "itt" "i", t->status, t->error_class, t->message,
                       (int64_t)(r->cpu_user_ms + r->cpu_system_ms), (int64_t)r->wall_ms, (int64_t)r->peak_rss_kb,
                       (int64_t)(t->blob_key ? t->size : r->output_bytes), (int64_t)r->rows, now, t->job->id,
-                      t->js->owner);
+                      t->js->owner, t->progress);
     if (rc != 0 || t->changed == 0)
         return rc; /* recovered by someone else meanwhile: nothing more to record */
     if (t->blob_key &&
@@ -292,6 +303,149 @@ static int finish_fn(db_conn *c, void *ctx)
     if ((rc = ledger_job_amounts(c, t->job->id, &reserved, &charged)) != 0)
         return rc;
     return db_execp(NULL, c, "UPDATE jobs SET credits_charged = $1 WHERE id = $2", "it", charged, t->job->id);
+}
+
+/* ---- progress and cancel marks ------------------------------------------------------ */
+
+typedef struct {
+    job_system *js;
+    job_slot *slot;
+} progress_ctx;
+
+/* sandbox_job.on_progress: the simulated time `t` reached, as millionths
+ * of the span in the slot (clamped, never decreasing). */
+static void on_progress(void *ctx, double t)
+{
+    progress_ctx *p = ctx;
+    job_slot *s = p->slot;
+    pthread_mutex_lock(&p->js->mu);
+    if (s->active && s->span > 0) {
+        double f = (t - s->start) / s->span;
+        f = f < 0 ? 0 : f > 1 ? 1 : f;
+        int64_t ppm = (int64_t)llround(f * JOB_PROGRESS_SCALE);
+        if (ppm > s->progress)
+            s->progress = ppm;
+    }
+    pthread_mutex_unlock(&p->js->mu);
+}
+
+bool job__slot_cancel(job_system *js, const char *job_id)
+{
+    bool here = false;
+    pthread_mutex_lock(&js->mu);
+    for (unsigned i = 0; js->slots && i < js->n_workers; i++) {
+        job_slot *s = &js->slots[i];
+        if (s->active && !strcmp(s->job_id, job_id)) {
+            here = true;
+            s->cancel = true;
+            __atomic_store_n(&s->cancel_flag, 1, __ATOMIC_RELEASE); /* the sandbox kills the job */
+            if (s->result_rfd >= 0)
+                shutdown(s->result_rfd, SHUT_RDWR);
+        }
+    }
+    pthread_mutex_unlock(&js->mu);
+    return here;
+}
+
+int64_t job__slot_progress(job_system *js, const char *job_id)
+{
+    int64_t p = -1;
+    pthread_mutex_lock(&js->mu);
+    for (unsigned i = 0; js->slots && i < js->n_workers; i++)
+        if (js->slots[i].active && !strcmp(js->slots[i].job_id, job_id))
+            p = js->slots[i].progress;
+    pthread_mutex_unlock(&js->mu);
+    return p;
+}
+
+typedef struct {
+    char id[JOB_ID_MAX];
+    int64_t progress;
+} progress_write;
+
+int job__monitor_pass(job_system *js)
+{
+    db_conn *c = NULL;
+    db_stmt *st = NULL;
+    progress_write *w = NULL;
+    char (*marked)[JOB_ID_MAX] = NULL;
+    size_t n_active = 0, n_w = 0, n_marked = 0;
+    int64_t now = job__now_ms();
+    int rc = 0;
+
+    /* what runs here, and which progress is due to be written */
+    pthread_mutex_lock(&js->mu);
+    for (unsigned i = 0; js->slots && i < js->n_workers; i++)
+        n_active += js->slots[i].active;
+    if (n_active && !(w = calloc(n_active, sizeof *w))) {
+        pthread_mutex_unlock(&js->mu);
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    }
+    for (unsigned i = 0; n_active && i < js->n_workers; i++) {
+        job_slot *s = &js->slots[i];
+        if (!s->active || s->progress <= s->progress_written || now - s->progress_written_ms < JOB_PROGRESS_WRITE_MS)
+            continue;
+        snprintf(w[n_w].id, sizeof w[n_w].id, "%s", s->job_id);
+        w[n_w++].progress = s->progress;
+        s->progress_written = s->progress; /* a failed write is not retried before the next change */
+        s->progress_written_ms = now;
+    }
+    pthread_mutex_unlock(&js->mu);
+    if (!n_active)
+        goto out;
+    if ((rc = db_pool_acquire(&c, js->db)) != 0)
+        goto out;
+    /* one query for all of this process's running jobs (index jobs_queue: status) */
+    if ((rc = db_query(&st, c,
+                       "SELECT id FROM jobs WHERE status = 'running' AND lease_owner = $1 AND cancel_requested <> 0",
+                       "t", js->owner)) != 0)
+        goto out;
+    while ((rc = db_step(st)) == 1) {
+        void *p = realloc(marked, (n_marked + 1) * sizeof *marked);
+        if (!p) {
+            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+            goto out;
+        }
+        marked = p;
+        snprintf(marked[n_marked++], JOB_ID_MAX, "%s", db_column_text(st, 0));
+    }
+    db_finalize(st);
+    st = NULL;
+    if (rc < 0)
+        goto out;
+    rc = 0;
+    for (size_t i = 0; i < n_marked; i++)
+        job__slot_cancel(js, marked[i]);
+    for (size_t i = 0; i < n_w && rc == 0; i++)
+        rc = db_execp(NULL, c,
+                      "UPDATE jobs SET progress_ppm = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3",
+                      "itt", w[i].progress, w[i].id, js->owner);
+out:
+    db_finalize(st);
+    if (c)
+        db_pool_release(js->db, c);
+    free(w);
+    free(marked);
+    return rc;
+}
+
+void *job__monitor_main(void *arg)
+{
+    job_system *js = arg;
+    pthread_mutex_lock(&js->mu);
+    while (!js->monitor_stop) {
+        int64_t until = job__now_ms() + JOB_MONITOR_PERIOD_MS;
+        struct timespec ts = { (time_t)(until / 1000), (long)(until % 1000) * 1000000L };
+        pthread_cond_timedwait(&js->monitor_wake, &js->mu, &ts);
+        if (js->monitor_stop)
+            break;
+        pthread_mutex_unlock(&js->mu);
+        if (job__monitor_pass(js) != 0)
+            fmugw_log_json(FMUGW_LOG_WARN, "job monitor pass failed", json_pack("{s:s}", "error", fmugw_error_last()));
+        pthread_mutex_lock(&js->mu);
+    }
+    pthread_mutex_unlock(&js->mu);
+    return NULL;
 }
 
 /* ---- one job --------------------------------------------------------------------- */
@@ -329,6 +483,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     memset(&rep, 0, sizeof rep);
     json_t *req = json_loads(job->request, 0, NULL);
     job->span = json_number_value(json_object_get(req, "span"));
+    /* "start" is stored since migration 5; older rows name start_time only when given */
+    json_t *jstart = json_object_get(req, "start");
+    double sim_start = json_number_value(jstart ? jstart : json_object_get(req, "start_time"));
     double cpu_limit = json_number_value(json_object_get(req, "cpu_limit_s"));
     char format[8];
     snprintf(format, sizeof format, "%s", json_string_value(json_object_get(req, "output_format")) ?: "csv");
@@ -347,6 +504,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     __atomic_store_n(&slot->cancel_flag, 0, __ATOMIC_RELEASE);
     slot->active = true;
     slot->result_rfd = -1;
+    slot->start = sim_start;
+    slot->span = job->span;
+    slot->progress = slot->progress_written = slot->progress_written_ms = 0;
     pthread_mutex_unlock(&js->mu);
     job__notify_changed(js);
 
@@ -434,6 +594,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.isolate = true;
     sj.result_fd = sv[1];
     sj.cancel = &slot->cancel_flag;
+    progress_ctx pctx = { js, slot };
+    sj.on_progress = on_progress;
+    sj.log_ctx = &pctx;
     bool ran = false;
     if (slot->cancel) {
         memset(&rep, 0, sizeof rep);
@@ -450,6 +613,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     pthread_mutex_lock(&js->mu);
     slot->result_rfd = -1;
     bool canceled = slot->cancel;
+    ft.progress = slot->progress;
     pthread_mutex_unlock(&js->mu);
 
     pricing_usage u = { .fmu_bytes = (uint64_t)job->fmu_size, .stop_minus_start = job->span,
@@ -482,6 +646,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
             goto platform_report;
         }
         stored = true;
+        ft.progress = JOB_PROGRESS_SCALE;
         ft.status = "succeeded";
         ft.blob_key = blob_key;
         ft.sha256 = sha_hex;

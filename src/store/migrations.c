@@ -18,6 +18,8 @@
  *   rows (whole credits) are folded in as grant/adjust operations; the old
  *   table stays, unused.
  * Migration 4: jobs, idempotency_keys, results (src/jobs/jobs.h).
+ * Migration 5: jobs.progress_ppm (millionths of the simulated span a
+ *   running job has reached, written by its worker at most every 0.5 s).
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -200,6 +202,10 @@ static const migration migrations[] = {
      "CREATE INDEX results_account ON results (account_id, created_at);"
      "CREATE INDEX results_created ON results (created_at);"
      "CREATE INDEX results_blob ON results (blob_key);"},
+    /* Migration 5 (issue 5, src/jobs/worker.c): progress of a running
+     * job, so that the API process shows what a worker process reports. */
+    {5, "jobs.progress_ppm",
+     "ALTER TABLE jobs ADD COLUMN progress_ppm BIGINT NOT NULL DEFAULT 0;"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
