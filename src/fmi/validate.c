@@ -1122,26 +1122,13 @@ out:
     return c.rc;
 }
 
-int fmi_validate_fmu(fmi_report **out, const char *fmu_path)
+int fmi_validate_unpacked(fmi_report *rep, const char *dir)
 {
-    fmi_report *rep = calloc(1, sizeof *rep);
-    char *dir = NULL, *md = NULL;
+    char *md = NULL;
     fmi_model *model = NULL;
     int rc = 0;
     struct stat st;
 
-    *out = NULL;
-    if (!rep)
-        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
-    rc = fmi_archive_extract_temp(&dir, fmu_path, NULL);
-    if (rc == FMUGW_ENOMEM)
-        goto out;
-    if (rc) {
-        /* the base name only: reports go to clients, server paths do not */
-        const char *base = strrchr(fmu_path, '/');
-        rc = fmi_report_add(rep, "archive", base ? base + 1 : fmu_path, "%s", fmugw_error_last());
-        goto out;
-    }
     md = fmugw_path_join(dir, MD);
     if (!md) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
@@ -1177,11 +1164,41 @@ int fmi_validate_fmu(fmi_report **out, const char *fmu_path)
     rc = fmi_validate_model(rep, model, dir);
 out:
     fmi_model_free(model);
+    free(md);
+    return rc == FMUGW_ENOMEM ? rc : 0;
+}
+
+bool fmi_validate_needs_entry(const char *path, bool is_dir, void *ctx)
+{
+    (void)is_dir;
+    (void)ctx;
+    return strcmp(path, MD) == 0 || strcmp(path, "binaries") == 0 || strncmp(path, "binaries/", 9) == 0;
+}
+
+int fmi_validate_fmu(fmi_report **out, const char *fmu_path)
+{
+    fmi_report *rep = calloc(1, sizeof *rep);
+    char *dir = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if (!rep)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    rc = fmi_archive_extract_temp(&dir, fmu_path, NULL);
+    if (rc == FMUGW_ENOMEM)
+        goto out;
+    if (rc) {
+        /* the base name only: reports go to clients, server paths do not */
+        const char *base = strrchr(fmu_path, '/');
+        rc = fmi_report_add(rep, "archive", base ? base + 1 : fmu_path, "%s", fmugw_error_last());
+        goto out;
+    }
+    rc = fmi_validate_unpacked(rep, dir);
+out:
     if (dir) {
         fmugw_rmtree(dir);
         free(dir);
     }
-    free(md);
     if (rc == FMUGW_ENOMEM) {
         fmi_report_free(rep);
         return rc;

@@ -13,6 +13,7 @@
 
 #include "model.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -32,6 +33,17 @@ typedef struct {
  *  FMU cannot be opened: that is a problem in the report) and freed with
  *  fmi_report_free(). Returns 0, or FMUGW_ENOMEM. */
 int fmi_validate_fmu(fmi_report **out, const char *fmu_path);
+
+/** Validates an FMU already unpacked into `dir` (all of it, or only the
+ *  entries fmi_validate_needs_entry() accepts): the model description
+ *  rules, then the model, then the binaries. Appends to `rep`. Returns 0,
+ *  or FMUGW_ENOMEM. */
+int fmi_validate_unpacked(fmi_report *rep, const char *dir);
+
+/** The entries of an FMU the validator reads (an fmi_archive_want_fn):
+ *  modelDescription.xml and everything under binaries/. The others need
+ *  only their archive headers checked. `ctx` is unused. */
+bool fmi_validate_needs_entry(const char *path, bool is_dir, void *ctx);
 
 /** Validates an already parsed model and its unpacked directory
  *  (`unpack_dir` may be NULL to skip the binary checks). Appends to `rep`. */

@@ -1,10 +1,16 @@
 /*
  * registry.h - the FMU registry pipeline, without HTTP: an upload streams
  * through SHA-256 and envelope encryption (crypto_seal under the active
- * master key) into a temporary file under app->tmp_dir, is checked against
- * the declared size and SHA-256, moved into the blob store (key = SHA-256
- * of the sealed bytes), then validated (decrypted to a private temporary
- * .fmu, fmi_validate_fmu, model summary) and marked ready or rejected.
+ * master key, 64 KiB chunks) straight into a blob_writer, i.e. a temporary
+ * file inside the blob store: the bytes are written once. When the
+ * declared size and SHA-256 match, the writer commits (fsync, rename into
+ * place under the key = SHA-256 of the sealed bytes, directory fsync);
+ * otherwise it is dropped. Validation then reads the sealed blob in place
+ * (crypto_reader, random access by chunk, each chunk authenticated): every
+ * zip entry's header is checked, only modelDescription.xml and binaries/
+ * are decrypted into a private temporary directory (fmi_validate_model on
+ * them, and the model summary); resources are never written in plaintext.
+ * Jobs still get the whole FMU (src/jobs: decrypt + fmi_archive_extract).
  * src/http/fmu.c drives it from the routes; registry_import_samples() puts
  * the public sample FMUs through the same path at start.
  *
@@ -12,8 +18,9 @@
  * An upload whose bytes do not match the declaration (size or SHA-256)
  * leaves the FMU in awaiting_upload: the client may PUT again to the same
  * signed URL until it expires. Nothing becomes visible before the bytes are
- * complete and checked: a crash mid-upload leaves a temporary file (removed
- * by app_open) and the FMU still awaiting_upload. Validation runs
+ * complete and checked: a crash mid-upload leaves a temporary file in the
+ * blob store's tmp/ (removed when the store is next opened: app_open) and
+ * the FMU still awaiting_upload. Validation runs
  * synchronously at the end of the upload for now (issue 5's workers can
  * take it over: registry_validate() is the unit of work); an FMU left in
  * `validating` by a crash between the blob put and the end of validation
@@ -49,8 +56,8 @@
 /** An upload in progress (opaque). */
 typedef struct registry_upload registry_upload;
 
-/** Starts an upload: a temporary file under a->tmp_dir, a SHA-256 context
- *  and a sealing stream under the active master key. `max_bytes` caps the
+/** Starts an upload: a blob_writer on a->blobs, a SHA-256 context and a
+ *  sealing stream under the active master key. `max_bytes` caps the
  *  plaintext (FMUGW_ETOOBIG past it from registry_upload_write). */
 int registry_upload_begin(registry_upload **out, app *a, uint64_t max_bytes);
 
@@ -63,16 +70,18 @@ int registry_upload_write(registry_upload *u, const void *data, size_t len);
  *  same answer. */
 int registry_upload_end(registry_upload *u, char sha256_hex[65], uint64_t *size);
 
-/** Moves the sealed bytes of an ended upload into the blob store; writes
- *  the blob key (SHA-256 of the sealed bytes). Durable on return. */
+/** Commits the sealed bytes of an ended upload as a blob (they are in the
+ *  store already: fsync + rename); writes the blob key (SHA-256 of the
+ *  sealed bytes). Durable on return. Once only. */
 int registry_upload_store(registry_upload *u, char blob_key[65]);
 
 /** Frees an upload and removes its temporary file. NULL is a no-op. */
 void registry_upload_free(registry_upload *u);
 
 /** Validates the stored blob of FMU `fmu_id` (in state validating):
- *  decrypts it to a private temporary .fmu, runs the validator, builds the
- *  summary, and moves the FMU to ready or rejected with summary and report.
+ *  checks every archive entry's header from the sealed blob, unpacks only
+ *  modelDescription.xml and binaries/ to a private temporary directory,
+ *  runs the validator, builds the summary, and moves the FMU to ready or rejected with summary and report.
  *  *out_ready (may be NULL) tells which. `rules` (may be NULL) gets a
  *  malloc'd comma-separated list of the fatal rules (for audit details). */
 int registry_validate(bool *out_ready, char **rules, app *a, db_conn *c, const char *fmu_id, const char *blob_key);

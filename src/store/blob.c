@@ -46,6 +46,29 @@ int blob_put_stream(char out_key[BLOB_KEY_SIZE], blob_store *bs, blob_read_fn re
     return bs->be->put(out_key, bs, read, ctx, expect_sha256, max_size);
 }
 
+int blob_writer_open(blob_writer **out, blob_store *bs, uint64_t max_size)
+{
+    *out = NULL;
+    return bs->be->writer_open(out, bs, max_size);
+}
+
+int blob_writer_write(blob_writer *w, const void *data, size_t len)
+{
+    return len == 0 ? 0 : w->be->writer_write(w, data, len);
+}
+
+int blob_writer_commit(char out_key[BLOB_KEY_SIZE], blob_writer *w)
+{
+    out_key[0] = '\0';
+    return w->be->writer_commit(out_key, w);
+}
+
+void blob_writer_free(blob_writer *w)
+{
+    if (w)
+        w->be->writer_free(w);
+}
+
 typedef struct {
     const unsigned char *p;
     size_t left;
@@ -79,6 +102,18 @@ int blob_reader_read(size_t *out_n, blob_reader *r, void *buf, size_t cap)
 {
     *out_n = 0;
     return r->be->read(out_n, r, buf, cap);
+}
+
+int blob_reader_read_at(size_t *out_n, blob_reader *r, uint64_t off, void *buf, size_t cap)
+{
+    *out_n = 0;
+    return r->be->read_at(out_n, r, off, buf, cap);
+}
+
+int blob_reader_size(uint64_t *out, blob_reader *r)
+{
+    *out = 0;
+    return r->be->reader_size(out, r);
 }
 
 void blob_reader_close(blob_reader *r)

@@ -17,10 +17,10 @@
  * 0700 if missing. Layout: `<dir>/ab/cd/<sha256hex>`, temporaries in
  * `<dir>/tmp/`.
  *
- * Threads: a blob_store may be shared by all threads; a blob_reader is used
- * by one thread at a time.
- * Ownership: blob_store_close, blob_reader_close free their objects (NULL
- * is a no-op).
+ * Threads: a blob_store may be shared by all threads; a blob_reader or
+ * blob_writer is used by one thread at a time.
+ * Ownership: blob_store_close, blob_reader_close, blob_writer_free free
+ * their objects (NULL is a no-op).
  * Errors: FMUGW_EINVALID (bad key or URL, checksum mismatch),
  * FMUGW_ENOTFOUND (no such blob), FMUGW_ETOOBIG (over the cap),
  * FMUGW_EIO, or the error returned by the caller's read callback.
@@ -34,6 +34,7 @@
 
 typedef struct blob_store blob_store;
 typedef struct blob_reader blob_reader;
+typedef struct blob_writer blob_writer;
 
 /** Hex SHA-256 key length plus NUL. */
 #define BLOB_KEY_SIZE 65
@@ -60,6 +61,28 @@ void blob_store_close(blob_store *bs);
 int blob_put_stream(char out_key[BLOB_KEY_SIZE], blob_store *bs, blob_read_fn read, void *ctx,
                     const char *expect_sha256, uint64_t max_size);
 
+/** Starts a put that the caller pushes bytes into (the counterpart of
+ *  blob_put_stream for a producer that is itself a stream, such as an
+ *  upload): the bytes go to a temporary file inside the store (the fs
+ *  backend: `<dir>/tmp/put-<pid>-<random>`, removed at the next open if
+ *  the process dies) and are hashed on the way. `max_size` (0 = no cap)
+ *  bounds the bytes: FMUGW_ETOOBIG from blob_writer_write past it. Free
+ *  with blob_writer_free, which drops the bytes unless committed. */
+int blob_writer_open(blob_writer **out, blob_store *bs, uint64_t max_size);
+
+/** Appends `len` bytes. After an error the writer is dead (commit fails). */
+int blob_writer_write(blob_writer *w, const void *data, size_t len);
+
+/** Makes the bytes a blob: fsyncs them, moves them into place under their
+ *  key (an existing blob with the same key is kept and the temporary is
+ *  dropped) and fsyncs the directory; durable on return. Writes the key
+ *  into out_key. The writer accepts nothing afterwards; free it. */
+int blob_writer_commit(char out_key[BLOB_KEY_SIZE], blob_writer *w);
+
+/** Frees a writer; the bytes of an uncommitted one are removed. NULL is a
+ *  no-op. */
+void blob_writer_free(blob_writer *w);
+
 /** blob_put_stream from a memory buffer. */
 int blob_put_buffer(char out_key[BLOB_KEY_SIZE], blob_store *bs, const void *data, size_t len);
 
@@ -68,6 +91,13 @@ int blob_reader_open(blob_reader **out, blob_store *bs, const char *key);
 
 /** Reads up to `cap` bytes; *out_n = 0 at the end. */
 int blob_reader_read(size_t *out_n, blob_reader *r, void *buf, size_t cap);
+
+/** Reads up to `cap` bytes at offset `off` (random access; the reader's
+ *  sequential position is not moved); *out_n < cap only at the end. */
+int blob_reader_read_at(size_t *out_n, blob_reader *r, uint64_t off, void *buf, size_t cap);
+
+/** *out = the size in bytes of the blob open in `r`. */
+int blob_reader_size(uint64_t *out, blob_reader *r);
 
 /** Closes a reader. NULL is a no-op. */
 void blob_reader_close(blob_reader *r);

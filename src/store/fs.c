@@ -1,7 +1,8 @@
 /*
  * fs.c - the local-directory blob backend (see blob.h): blobs at
- * `<root>/ab/cd/<sha256hex>`, written to `<root>/tmp/put-<pid>-<rand>`,
- * fsync'd, renamed into place and the directory fsync'd. Temporaries left
+ * `<root>/ab/cd/<sha256hex>`, written (blob_put_stream, or pushed through a
+ * blob_writer) to `<root>/tmp/put-<pid>-<rand>`, fsync'd, renamed into
+ * place and the directory fsync'd; random-access reads with pread. Temporaries left
  * by a dead process (a crash or kill -9 mid-put) are removed at open.
  */
 #include "blob_backend.h"
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,19 +184,161 @@ static int make_blob_dirs(const fs_store *s, const char *key)
     return rc;
 }
 
-static int fs_put(char out_key[BLOB_KEY_SIZE], blob_store *bs, blob_read_fn source, void *ctx,
-                  const char *expect_sha256, uint64_t max_size)
+/* A put in progress: the temporary file, the running SHA-256 and count.
+ *
+ * Hashing and writing a large blob costs about as much CPU as producing it
+ * (an upload's plaintext SHA-256 and sealing), so once a blob passes one
+ * slot the writer hands full slots to a thread of its own, which hashes
+ * and writes them while the caller produces the next: a ring of NSLOT
+ * slots of SLOT bytes, the caller blocking while all are queued (memory
+ * bounded by NSLOT * SLOT whatever the blob size). A blob that fits in one
+ * slot never starts the thread. Writeback of the temporary is started
+ * every WRITEBACK bytes (sync_file_range, asynchronous) so that the fsync
+ * at commit has little left to wait for. */
+#define WRITEBACK ((uint64_t)8 << 20)
+#define SLOT ((size_t)256 << 10)
+#define NSLOT 4
+
+typedef struct {
+    struct blob_writer base;
+    fs_store *s;
+    char *tmp; /* NULL once renamed into place or removed */
+    int fd;
+    EVP_MD_CTX *sha;     /* the thread's while it runs */
+    uint64_t total, max; /* bytes accepted, cap */
+    uint64_t written, flushed; /* the thread's while it runs */
+    bool dead, committed;
+    /* the ring: slots [tail, head) are queued, slot head % NSLOT fills */
+    unsigned char *slot[NSLOT];
+    size_t slot_len[NSLOT], fill;
+    unsigned head, tail;
+    bool started, closing, stop;
+    int err; /* the thread's first error, its message in errmsg */
+    char errmsg[256];
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} fs_writer;
+
+/* Hashes and writes `n` bytes (the thread, or the caller for a blob that
+ * never started it). */
+static int sink(fs_writer *w, const unsigned char *p, size_t n)
+{
+    if (EVP_DigestUpdate(w->sha, p, n) != 1)
+        return fmugw_error_set(FMUGW_ERROR, "SHA-256 failed");
+    if (write_all(w->fd, p, n) != 0)
+        return fmugw_error_set(FMUGW_EIO, "writing %s: %s", w->tmp, strerror(errno));
+    w->written += n;
+    if (w->written - w->flushed >= WRITEBACK) {
+        /* only a hint: an error here shows again at the fsync of commit */
+        (void)sync_file_range(w->fd, (off_t)w->flushed, (off_t)(w->written - w->flushed), SYNC_FILE_RANGE_WRITE);
+        w->flushed = w->written;
+    }
+    return 0;
+}
+
+static void *sink_thread(void *arg)
+{
+    fs_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->tail == w->head && !w->closing && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop || w->tail == w->head)
+            break;
+        unsigned i = w->tail % NSLOT;
+        pthread_mutex_unlock(&w->mu);
+        int rc = sink(w, w->slot[i], w->slot_len[i]);
+        pthread_mutex_lock(&w->mu);
+        if (rc != 0) {
+            w->err = rc;
+            snprintf(w->errmsg, sizeof w->errmsg, "%s", fmugw_error_last());
+            pthread_cond_broadcast(&w->cv);
+            break;
+        }
+        w->tail++;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits for the thread to end (after closing or stop was set). Returns its
+ * error, re-raised in this thread. */
+static int join_sink(fs_writer *w)
+{
+    if (!w->started)
+        return 0;
+    pthread_join(w->th, NULL);
+    w->started = false;
+    return w->err ? fmugw_error_set(w->err, "%s", w->errmsg) : 0;
+}
+
+/* Queues the filling slot; starts the thread at the first one. */
+static int push_slot(fs_writer *w)
+{
+    int rc = 0;
+    if (!w->started) {
+        for (unsigned i = 0; i < NSLOT; i++)
+            if (!w->slot[i] && !(w->slot[i] = malloc(SLOT)))
+                return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        if ((rc = pthread_create(&w->th, NULL, sink_thread, w)) != 0)
+            return fmugw_error_set(FMUGW_ERROR, "cannot start the blob writer thread: %s", strerror(rc));
+        w->started = true;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->slot_len[w->head % NSLOT] = w->fill;
+    w->head++;
+    pthread_cond_broadcast(&w->cv);
+    while (w->head - w->tail >= NSLOT && !w->err)
+        pthread_cond_wait(&w->cv, &w->mu);
+    rc = w->err;
+    pthread_mutex_unlock(&w->mu);
+    w->fill = 0;
+    return rc ? fmugw_error_set(rc, "%s", w->errmsg) : 0;
+}
+
+static void fs_writer_free(blob_writer *bw)
+{
+    fs_writer *w = (fs_writer *)bw;
+    if (w->started) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        (void)join_sink(w);
+    }
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->tmp) {
+        unlink(w->tmp);
+        free(w->tmp);
+    }
+    EVP_MD_CTX_free(w->sha);
+    for (unsigned i = 0; i < NSLOT; i++)
+        free(w->slot[i]);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+static int fs_writer_open(blob_writer **out, blob_store *bs, uint64_t max_size)
 {
     fs_store *s = (fs_store *)bs;
-    int rc = 0, fd = -1;
-    char *tmp = NULL, *final = NULL, *dir = NULL, name[64], hex[33], key[BLOB_KEY_SIZE];
-    unsigned char rnd[16], md[EVP_MAX_MD_SIZE];
-    unsigned char *buf = malloc(CHUNK);
-    unsigned int mdlen = 0;
-    uint64_t total = 0;
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    char name[64], hex[33];
+    unsigned char rnd[16];
+    int rc = 0;
+    fs_writer *w = calloc(1, sizeof *w);
 
-    if (!buf || !sha || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
+    if (!w)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    w->base.be = &blob_fs_backend;
+    w->s = s;
+    w->fd = -1;
+    w->max = max_size;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (!(w->sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
@@ -204,15 +348,157 @@ static int fs_put(char out_key[BLOB_KEY_SIZE], blob_store *bs, blob_read_fn sour
     }
     store__hex(hex, rnd, sizeof rnd);
     snprintf(name, sizeof name, "tmp/put-%ld-%s", (long)getpid(), hex);
-    if (!(tmp = path_of(s, name))) {
+    if (!(w->tmp = path_of(s, name))) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (w->fd < 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", w->tmp, strerror(errno));
+        free(w->tmp);
+        w->tmp = NULL;
         goto out;
     }
+out:
+    if (rc != 0)
+        fs_writer_free(&w->base);
+    else
+        *out = &w->base;
+    return rc;
+}
+
+static int fs_writer_write(blob_writer *bw, const void *data, size_t len)
+{
+    fs_writer *w = (fs_writer *)bw;
+    const unsigned char *p = data;
+    int rc = 0;
+    if (w->dead || w->committed)
+        return fmugw_error_set(FMUGW_EINVALID, "the blob writer is closed");
+    if (w->max && (len > w->max || w->total > w->max - len)) {
+        rc = fmugw_error_set(FMUGW_ETOOBIG, "the blob is larger than %llu bytes", (unsigned long long)w->max);
+        goto out;
+    }
+    w->total += len;
+    while (len > 0) {
+        if (w->fill == SLOT && (rc = push_slot(w)) != 0)
+            goto out;
+        unsigned char *dst = w->slot[w->head % NSLOT];
+        if (!dst && !(dst = w->slot[w->head % NSLOT] = malloc(SLOT))) {
+            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+            goto out;
+        }
+        size_t n = SLOT - w->fill < len ? SLOT - w->fill : len;
+        memcpy(dst + w->fill, p, n);
+        w->fill += n;
+        p += n;
+        len -= n;
+    }
+out:
+    if (rc != 0)
+        w->dead = true;
+    return rc;
+}
+
+/* fs_writer_commit; with `expect_sha256`, a different key is
+ * FMUGW_EINVALID and nothing becomes visible. */
+static int commit(char out_key[BLOB_KEY_SIZE], fs_writer *w, const char *expect_sha256)
+{
+    fs_store *s = w->s;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char key[BLOB_KEY_SIZE], *final = NULL, *dir = NULL;
+    int rc = 0;
+    struct stat st;
+
+    if (w->dead || w->committed)
+        return fmugw_error_set(FMUGW_EINVALID, "the blob writer is closed");
+    w->committed = true; /* whatever happens: nothing more goes in */
+    /* the last, partial slot: to the thread if it runs, else here */
+    if (w->started) {
+        if (w->fill > 0 && (rc = push_slot(w)) != 0)
+            goto out;
+        pthread_mutex_lock(&w->mu);
+        w->closing = true;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        if ((rc = join_sink(w)) != 0)
+            goto out;
+    } else if (w->fill > 0) {
+        if ((rc = sink(w, w->slot[w->head % NSLOT], w->fill)) != 0)
+            goto out;
+        w->fill = 0;
+    }
+    if (EVP_DigestFinal_ex(w->sha, md, &mdlen) != 1 || mdlen != 32) {
+        rc = fmugw_error_set(FMUGW_ERROR, "SHA-256 failed");
+        goto out;
+    }
+    store__hex(key, md, 32);
+    if (expect_sha256 && strcasecmp(expect_sha256, key) != 0) {
+        rc = fmugw_error_set(FMUGW_EINVALID, "checksum mismatch: the content's SHA-256 is %s", key);
+        goto out;
+    }
+    if (fsync(w->fd) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "fsync %s: %s", w->tmp, strerror(errno));
+        goto out;
+    }
+    int fd = w->fd;
+    w->fd = -1;
+    if (close(fd) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "closing %s: %s", w->tmp, strerror(errno));
+        goto out;
+    }
+    if (!(final = blob_path(s, key, false)) || !(dir = blob_path(s, key, true))) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (lstat(final, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == w->written) {
+        /* the same content is stored already (durably: its put fsync'd
+         * it): drop ours */
+        unlink(w->tmp);
+        free(w->tmp);
+        w->tmp = NULL;
+        memcpy(out_key, key, BLOB_KEY_SIZE);
+        goto out;
+    }
+    if ((rc = make_blob_dirs(s, key)) != 0)
+        goto out;
+    /* Atomic: readers see either no blob or all of it. Same key means same
+     * bytes, so replacing an existing blob changes nothing. */
+    if (rename(w->tmp, final) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "rename to %s: %s", final, strerror(errno));
+        goto out;
+    }
+    free(w->tmp);
+    w->tmp = NULL; /* nothing left to unlink */
+    if ((rc = fsync_dir(dir)) != 0)
+        goto out;
+    memcpy(out_key, key, BLOB_KEY_SIZE);
+out:
+    if (rc != 0)
+        w->dead = true;
+    free(final);
+    free(dir);
+    return rc;
+}
+
+static int fs_writer_commit(char out_key[BLOB_KEY_SIZE], blob_writer *bw)
+{
+    return commit(out_key, (fs_writer *)bw, NULL);
+}
+
+static int fs_put(char out_key[BLOB_KEY_SIZE], blob_store *bs, blob_read_fn source, void *ctx,
+                  const char *expect_sha256, uint64_t max_size)
+{
+    blob_writer *w = NULL;
+    unsigned char *buf = malloc(CHUNK);
+    int rc;
+
+    if (!buf) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = fs_writer_open(&w, bs, max_size)) != 0)
+        goto out;
     for (;;) {
         size_t n = 0;
         if ((rc = source(&n, ctx, buf, CHUNK)) != 0)
@@ -223,67 +509,14 @@ static int fs_put(char out_key[BLOB_KEY_SIZE], blob_store *bs, blob_read_fn sour
             rc = fmugw_error_set(FMUGW_EINVALID, "blob source returned more than asked");
             goto out;
         }
-        total += n;
-        if (max_size && total > max_size) {
-            rc = fmugw_error_set(FMUGW_ETOOBIG, "the blob is larger than %llu bytes", (unsigned long long)max_size);
+        if ((rc = fs_writer_write(w, buf, n)) != 0)
             goto out;
-        }
-        if (EVP_DigestUpdate(sha, buf, n) != 1) {
-            rc = fmugw_error_set(FMUGW_ERROR, "SHA-256 failed");
-            goto out;
-        }
-        if (write_all(fd, buf, n) != 0) {
-            rc = fmugw_error_set(FMUGW_EIO, "writing %s: %s", tmp, strerror(errno));
-            goto out;
-        }
     }
-    if (fsync(fd) != 0) {
-        rc = fmugw_error_set(FMUGW_EIO, "fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = fmugw_error_set(FMUGW_EIO, "closing %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if (EVP_DigestFinal_ex(sha, md, &mdlen) != 1 || mdlen != 32) {
-        rc = fmugw_error_set(FMUGW_ERROR, "SHA-256 failed");
-        goto out;
-    }
-    store__hex(key, md, 32);
-    if (expect_sha256 && strcasecmp(expect_sha256, key) != 0) {
-        rc = fmugw_error_set(FMUGW_EINVALID, "checksum mismatch: the content's SHA-256 is %s", key);
-        goto out;
-    }
-    if ((rc = make_blob_dirs(s, key)) != 0)
-        goto out;
-    if (!(final = blob_path(s, key, false)) || !(dir = blob_path(s, key, true))) {
-        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
-        goto out;
-    }
-    /* Atomic: readers see either no blob or all of it. Same key means same
-     * bytes, so replacing an existing blob changes nothing. */
-    if (rename(tmp, final) != 0) {
-        rc = fmugw_error_set(FMUGW_EIO, "rename to %s: %s", final, strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL; /* nothing left to unlink */
-    if ((rc = fsync_dir(dir)) != 0)
-        goto out;
-    memcpy(out_key, key, BLOB_KEY_SIZE);
+    rc = commit(out_key, (fs_writer *)w, expect_sha256);
 out:
-    if (fd >= 0)
-        close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
-    free(final);
-    free(dir);
+    if (w)
+        fs_writer_free(w);
     free(buf);
-    EVP_MD_CTX_free(sha);
     return rc;
 }
 
@@ -310,6 +543,34 @@ static int fs_reader_open(blob_reader **out, blob_store *bs, const char *key)
 out:
     free(path);
     return rc;
+}
+
+static int fs_read_at(size_t *out_n, blob_reader *br, uint64_t off, void *buf, size_t cap)
+{
+    fs_reader *r = (fs_reader *)br;
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t n = pread(r->fd, (char *)buf + got, cap - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fmugw_error_set(FMUGW_EIO, "reading a blob: %s", strerror(errno));
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    *out_n = got;
+    return 0;
+}
+
+static int fs_reader_size(uint64_t *out, blob_reader *br)
+{
+    fs_reader *r = (fs_reader *)br;
+    struct stat st;
+    if (fstat(r->fd, &st) != 0)
+        return fmugw_error_set(FMUGW_EIO, "stat of a blob: %s", strerror(errno));
+    *out = (uint64_t)st.st_size;
+    return 0;
 }
 
 static int fs_read(size_t *out_n, blob_reader *br, void *buf, size_t cap)
@@ -388,8 +649,14 @@ const blob_backend blob_fs_backend = {
     .open = fs_open,
     .close = fs_close,
     .put = fs_put,
+    .writer_open = fs_writer_open,
+    .writer_write = fs_writer_write,
+    .writer_commit = fs_writer_commit,
+    .writer_free = fs_writer_free,
     .reader_open = fs_reader_open,
     .read = fs_read,
+    .read_at = fs_read_at,
+    .reader_size = fs_reader_size,
     .reader_close = fs_reader_close,
     .exists = fs_exists,
     .size = fs_size,

@@ -879,6 +879,143 @@ void crypto_open_free(crypto_open *o)
     free(o);
 }
 
+/* --- random access ---------------------------------------------------------------- */
+
+struct crypto_reader {
+    crypto_read_at_fn read_at;
+    void *opaque;
+    EVP_CIPHER_CTX *ctx;
+    uint8_t params[PARAMS_LEN];
+    size_t chunk;       /* plaintext bytes per chunk */
+    uint64_t n_chunks;  /* >= 1 */
+    uint64_t last_len;  /* plaintext bytes of the last chunk */
+    uint64_t size;      /* plaintext size */
+    uint8_t *sealed;    /* chunk + tag */
+    uint8_t *plain;     /* chunk (+16: EVP may touch a block past the data) */
+    uint64_t cached;    /* index of the chunk in `plain`, UINT64_MAX if none */
+};
+
+/* read_at until `len` bytes arrived; a short blob is FMUGW_EAUTH. */
+static int read_exact(crypto_reader *r, uint64_t off, void *buf, size_t len)
+{
+    size_t got = 0, n = 0;
+    while (got < len) {
+        int rc = r->read_at(r->opaque, off + got, (uint8_t *)buf + got, len - got, &n);
+        if (rc < 0)
+            return rc;
+        if (n == 0)
+            return fmugw_error_set(FMUGW_EAUTH, "sealed blob is truncated");
+        got += n;
+    }
+    return 0;
+}
+
+int crypto_reader_open(crypto_reader **out, const crypto_keyring *kr, uint64_t sealed_size, crypto_read_at_fn read_at,
+                       void *opaque)
+{
+    uint8_t h[CRYPTO_HEADER_LEN], data_key[CRYPTO_KEY_LEN];
+    int rc = 0;
+    crypto_reader *r = NULL;
+
+    *out = NULL;
+    if (sealed_size < CRYPTO_HEADER_LEN + CRYPTO_TAG_LEN)
+        return fmugw_error_set(FMUGW_EAUTH, "sealed blob is truncated");
+    if (!(r = calloc(1, sizeof *r)))
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    r->read_at = read_at;
+    r->opaque = opaque;
+    r->cached = UINT64_MAX;
+    if ((rc = read_exact(r, 0, h, sizeof h)) < 0 || (rc = unwrap_key(data_key, &r->chunk, h, kr)) < 0)
+        goto out;
+    memcpy(r->params, h + OFF_PARAMS, PARAMS_LEN);
+    r->ctx = gcm_new(data_key, false);
+    crypto_wipe(data_key, sizeof data_key);
+    if (!r->ctx) {
+        rc = fmugw_error_set(FMUGW_ERROR, "cannot create cipher context");
+        goto out;
+    }
+    /* every chunk but the last is chunk + tag bytes; the last is tag plus
+     * 0..chunk bytes (a full last chunk is not followed by an empty one) */
+    uint64_t body = sealed_size - CRYPTO_HEADER_LEN, unit = r->chunk + CRYPTO_TAG_LEN;
+    r->n_chunks = (body + unit - 1) / unit;
+    uint64_t last_sealed = body - (r->n_chunks - 1) * unit;
+    if (last_sealed < CRYPTO_TAG_LEN || r->n_chunks - 1 > UINT32_MAX) {
+        rc = fmugw_error_set(FMUGW_EAUTH, "sealed blob is truncated");
+        goto out;
+    }
+    r->last_len = last_sealed - CRYPTO_TAG_LEN;
+    r->size = (r->n_chunks - 1) * r->chunk + r->last_len;
+    if (!(r->sealed = malloc(unit)) || !(r->plain = malloc(r->chunk + 16))) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+out:
+    if (rc < 0)
+        crypto_reader_free(r);
+    else
+        *out = r;
+    return rc;
+}
+
+uint64_t crypto_reader_size(const crypto_reader *r)
+{
+    return r->size;
+}
+
+/* Authenticates chunk `i` into r->plain. */
+static int reader_load(crypto_reader *r, uint64_t i)
+{
+    uint8_t nonce[NONCE_LEN], aad[AAD_LEN];
+    bool final = i == r->n_chunks - 1;
+    size_t n = final ? (size_t)r->last_len : r->chunk;
+    int rc;
+    if (r->cached == i)
+        return 0;
+    r->cached = UINT64_MAX;
+    if ((rc = read_exact(r, CRYPTO_HEADER_LEN + i * (r->chunk + CRYPTO_TAG_LEN), r->sealed, n + CRYPTO_TAG_LEN)) < 0)
+        return rc;
+    chunk_nonce_aad(nonce, aad, r->params, (uint32_t)i, final);
+    if (!gcm_run(r->ctx, false, nonce, aad, AAD_LEN, NULL, 0, r->sealed, n, r->plain, r->sealed + n)) {
+        crypto_wipe(r->plain, n);
+        return fmugw_error_set(FMUGW_EAUTH,
+                               "sealed blob failed authentication at chunk %llu (tampered, reordered or truncated)",
+                               (unsigned long long)i);
+    }
+    r->cached = i;
+    return 0;
+}
+
+int crypto_reader_pread(crypto_reader *r, uint64_t off, void *buf, size_t len, size_t *out_n)
+{
+    size_t got = 0;
+    int rc;
+    *out_n = 0;
+    while (got < len && off < r->size) {
+        uint64_t i = off / r->chunk, at = off % r->chunk;
+        if ((rc = reader_load(r, i)) < 0)
+            return rc;
+        size_t have = (i == r->n_chunks - 1 ? (size_t)r->last_len : r->chunk) - (size_t)at;
+        size_t n = have < len - got ? have : len - got;
+        memcpy((uint8_t *)buf + got, r->plain + at, n);
+        got += n;
+        off += n;
+    }
+    *out_n = got;
+    return 0;
+}
+
+void crypto_reader_free(crypto_reader *r)
+{
+    if (!r)
+        return;
+    EVP_CIPHER_CTX_free(r->ctx);
+    if (r->plain)
+        crypto_wipe(r->plain, r->chunk);
+    free(r->plain);
+    free(r->sealed);
+    free(r);
+}
+
 /* --- headers and rotation ------------------------------------------------------- */
 
 int crypto_header_key_id(char out[CRYPTO_KEY_ID_MAX + 1], const uint8_t header[CRYPTO_HEADER_LEN])

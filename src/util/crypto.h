@@ -1,7 +1,8 @@
 /*
  * crypto.h - the project's only door to OpenSSL libcrypto: SHA-256, HMAC-SHA256,
  * CSPRNG bytes, constant-time comparison, strict hex / base64url codecs, a
- * keyring of master keys, and streaming envelope encryption of blobs.
+ * keyring of master keys, and streaming envelope encryption of blobs (with
+ * random-access reading of a sealed blob's plaintext: crypto_reader).
  *
  * Errors: functions return 0 or a negative FMUGW_E* code (src/util/error.h)
  * with a message from fmugw_error_set(). Messages never contain key material.
@@ -211,6 +212,37 @@ int crypto_open_final(crypto_open *o);
 
 /** Wipes and frees an opening stream; NULL is a no-op. */
 void crypto_open_free(crypto_open *o);
+
+/** Random access to the plaintext of a sealed blob (opaque): the body's
+ *  chunks have a fixed sealed size, so plaintext offset X lives in chunk
+ *  X / C at sealed offset CRYPTO_HEADER_LEN + (X / C) * (C + 16). Every
+ *  chunk is authenticated (its index and whether it is the last one, known
+ *  from the sealed size, are in its nonce and AAD) before a byte of it is
+ *  returned, so reordered, tampered or truncated blobs fail with
+ *  FMUGW_EAUTH as with crypto_open. Memory: one chunk of plaintext (the
+ *  last one read, kept for the next read) and one of sealed bytes. */
+typedef struct crypto_reader crypto_reader;
+
+/** Reads up to `len` sealed bytes at offset `off`; *out_n < len only at the
+ *  end. Returns 0 or a negative FMUGW_E* code. */
+typedef int (*crypto_read_at_fn)(void *opaque, uint64_t off, void *buf, size_t len, size_t *out_n);
+
+/** Opens a sealed blob of `sealed_size` bytes read through `read_at` with
+ *  the keys of `kr` (used only here): reads and unwraps the header, checks
+ *  the layout. Errors as for crypto_open_update, FMUGW_EAUTH for a size no
+ *  sealed blob can have. */
+int crypto_reader_open(crypto_reader **out, const crypto_keyring *kr, uint64_t sealed_size, crypto_read_at_fn read_at,
+                       void *opaque);
+
+/** The plaintext size. */
+uint64_t crypto_reader_size(const crypto_reader *r);
+
+/** Copies up to `len` plaintext bytes from offset `off` into `buf`;
+ *  *out_n < len only at the end of the plaintext. */
+int crypto_reader_pread(crypto_reader *r, uint64_t off, void *buf, size_t len, size_t *out_n);
+
+/** Wipes and frees a reader; NULL is a no-op. */
+void crypto_reader_free(crypto_reader *r);
 
 /** Copies the master key id named by a sealed blob header into `out`.
  *  FMUGW_EINVALID if `header` is not a version 1 header. */

@@ -860,7 +860,7 @@ static void test_kill9_mid_upload(void **state)
     long st;
     json_t *t = declare(&g, &c, "resource.fmu", (long long)len, sha, &st);
     assert_int_equal(st, 201);
-    char id[128], url[2048], tmp[700];
+    char id[128], url[2048], tmp[700], app_tmp[700];
     snprintf(id, sizeof id, "%s", jstr(t, "fmu_id"));
     snprintf(url, sizeof url, "%s", jstr(t, "upload_url"));
     json_decref(t);
@@ -874,7 +874,10 @@ static void test_kill9_mid_upload(void **state)
                      url, len);
     send_all(fd, head, (size_t)n);
     send_all(fd, data, len / 2);
-    snprintf(tmp, sizeof tmp, "%s/tmp", g.data_dir);
+    /* the sealed bytes stream into a temporary inside the blob store, which
+     * becomes the blob by a rename once complete and checked */
+    snprintf(tmp, sizeof tmp, "%s/blobs/tmp", g.data_dir);
+    snprintf(app_tmp, sizeof app_tmp, "%s/tmp", g.data_dir);
     for (int i = 0; i < 200 && count_dir(tmp) == 0; i++)
         usleep(10000);
     assert_true(count_dir(tmp) >= 1); /* mid-upload: the partial temp file */
@@ -889,7 +892,8 @@ static void test_kill9_mid_upload(void **state)
     gw g2;
     assert_int_equal(start_daemon(&g2, g.data_dir, NULL), 0);
     snprintf(g2.root, sizeof g2.root, "%s", g.root); /* gw_stop removes it */
-    assert_int_equal(count_dir(tmp), 0);
+    assert_int_equal(count_dir(tmp), 0); /* the dead upload's temporary is gone */
+    assert_int_equal(count_dir(app_tmp), 0);
     assert_int_equal(count_blobs(&g2), blobs_before);
     json_t *f;
     assert_int_equal(get_fmu(&g2, &c, id, &f), 200);

@@ -2,7 +2,9 @@
  * test_archive.c - fmi_archive_extract() against hostile zips built at run
  * time with libzip: zip slip, absolute paths, symlinks, special files,
  * encryption, zip bombs, entry and size caps, lying headers, non-zips, and a
- * valid FMU-like tree.
+ * valid FMU-like tree. Every refusal is also checked through
+ * fmi_archive_extract_source with a filter that writes nothing (the
+ * registry's header-only check of resources), and the filter's choice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,7 +110,56 @@ static void assert_message(const char *want)
         fail_msg("message \"%s\" does not contain \"%s\"", got, want);
 }
 
-/* A refused archive: the code, the message, no target, no sentinel. */
+/* An archive in memory read through fmi_archive_source; `fail_at` (when
+ * nonzero) makes reads at or past that offset fail. */
+typedef struct {
+    unsigned char *data;
+    size_t len;
+    uint64_t fail_at;
+    int reads;
+} mem_zip;
+
+static int mem_read_at(void *ctx, uint64_t off, void *buf, size_t len, size_t *out_n)
+{
+    mem_zip *m = ctx;
+    m->reads++;
+    *out_n = 0;
+    if (m->fail_at && off + len > m->fail_at)
+        return fmugw_error_set(FMUGW_EIO, "injected read error");
+    if (off >= m->len)
+        return 0;
+    size_t n = m->len - off < len ? (size_t)(m->len - off) : len;
+    memcpy(buf, m->data + off, n);
+    *out_n = n;
+    return 0;
+}
+
+static void mem_zip_load(mem_zip *m, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    m->data = malloc((size_t)n + 1);
+    assert_non_null(m->data);
+    assert_int_equal(fread(m->data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    m->len = (size_t)n;
+    m->fail_at = 0;
+    m->reads = 0;
+}
+
+static bool want_nothing(const char *path, bool is_dir, void *ctx)
+{
+    (void)path;
+    (void)is_dir;
+    (*(int *)ctx)++;
+    return false;
+}
+
+/* A refused archive: the code, the message, no target, no sentinel; the
+ * same from a source that extracts nothing (headers are enough). */
 static void assert_refused(scratch *s, const fmi_archive_limits *lim, int code, const char *msg)
 {
     fmugw_error_clear();
@@ -117,6 +168,19 @@ static void assert_refused(scratch *s, const fmi_archive_limits *lim, int code, 
     assert_null(strchr(fmugw_error_last(), '\n'));
     assert_false(exists(s->target));
     assert_false(exists(s->sentinel));
+    if (!exists(s->zip))
+        return;
+
+    mem_zip m;
+    int asked = 0;
+    mem_zip_load(&m, s->zip);
+    fmi_archive_source src = { mem_read_at, &m, m.len, "in.zip" };
+    fmugw_error_clear();
+    assert_int_equal(fmi_archive_extract_source(&src, s->target, lim, want_nothing, &asked), code);
+    assert_message(msg);
+    assert_false(exists(s->target));
+    assert_false(exists(s->sentinel));
+    free(m.data);
 }
 
 static const char hello[] = "hello";
@@ -404,16 +468,95 @@ static void test_target_exists(void **state)
     assert_true(exists(keep));
 }
 
-static void test_failure_midway_removes_target(void **state)
+static void test_colliding_paths(void **state)
 {
     scratch *s = *state;
-    /* pass 1 passes (sizes are fine); the duplicate fails while writing */
-    entry e[] = {{"dir/a.txt", hello, 5, false, 0, false}, {"dir/a.txt/", NULL, 0, true, 0, false}};
-    make_zip(s->zip, e, 2);
+    /* extraction refused these while writing (O_EXCL, ENOTDIR); pass 1
+     * refuses them now, so that a header-only check sees them too */
+    entry dup_dir[] = {{"dir/a.txt", hello, 5, false, 0, false}, {"dir/a.txt/", NULL, 0, true, 0, false}};
+    make_zip(s->zip, dup_dir, 2);
+    assert_refused(s, NULL, FMUGW_EUNSAFE, "entry \"dir/a.txt\": duplicate entry");
+    entry dot[] = {{"x.txt", hello, 5, false, 0, false}, {"./x.txt", hello, 5, false, 0, false}};
+    make_zip(s->zip, dot, 2);
+    assert_refused(s, NULL, FMUGW_EUNSAFE, "entry \"x.txt\": duplicate entry");
+    entry slashes[] = {{"d//y", hello, 5, false, 0, false}, {"d/y", hello, 5, false, 0, false}};
+    make_zip(s->zip, slashes, 2);
+    assert_refused(s, NULL, FMUGW_EUNSAFE, "entry \"d/y\": duplicate entry");
+    entry under_file[] = {{"a", hello, 5, false, 0, false}, {"a-b", hello, 5, false, 0, false},
+                          {"a/b/c", hello, 5, false, 0, false}};
+    make_zip(s->zip, under_file, 3);
+    assert_refused(s, NULL, FMUGW_EUNSAFE, "entry \"a/b/c\": \"a\" is a file, not a directory");
+    /* a directory named twice (explicitly and as a parent) is fine */
+    entry dirs[] = {{"d/", NULL, 0, true, 0, false}, {"./d/", NULL, 0, true, 0, false},
+                    {"d/z", hello, 5, false, 0, false}};
+    make_zip(s->zip, dirs, 3);
+    assert_int_equal(fmi_archive_extract(s->zip, s->target, NULL), 0);
+}
+
+static bool want_md_and_binaries(const char *path, bool is_dir, void *ctx)
+{
+    (void)is_dir;
+    (void)ctx;
+    return strcmp(path, "modelDescription.xml") == 0 || strncmp(path, "binaries/", 9) == 0 ||
+           strcmp(path, "binaries") == 0;
+}
+
+static void test_source_writes_only_wanted(void **state)
+{
+    scratch *s = *state;
+    static const char xml[] = "<fmiModelDescription/>";
+    size_t big = (size_t)3 << 20;
+    char *noise = malloc(big);
+    assert_non_null(noise);
+    uint32_t x = 7;
+    for (size_t i = 0; i < big; i++) {
+        x = x * 1103515245u + 12345u;
+        noise[i] = (char)(x >> 16);
+    }
+    entry e[] = {
+        {"./modelDescription.xml", xml, sizeof xml - 1, false, 0, false},
+        {"binaries/x86_64-linux/m.so", hello, 5, false, 0100755, false},
+        {"resources/", NULL, 0, true, 0, false},
+        {"resources/noise.bin", noise, big, false, 0, false},
+        {"documentation/index.html", hello, 5, false, 0, false},
+    };
+    make_zip(s->zip, e, sizeof e / sizeof e[0]);
+    free(noise);
+    mem_zip m;
+    mem_zip_load(&m, s->zip);
+    fmi_archive_source src = { mem_read_at, &m, m.len, "in.zip" };
+    assert_int_equal(fmi_archive_extract_source(&src, s->target, NULL, want_md_and_binaries, NULL), 0);
+    char p[700];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/modelDescription.xml", s->target);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, (off_t)(sizeof xml - 1));
+    snprintf(p, sizeof p, "%s/binaries/x86_64-linux/m.so", s->target);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 5);
+    snprintf(p, sizeof p, "%s/resources", s->target);
+    assert_false(exists(p));
+    snprintf(p, sizeof p, "%s/documentation", s->target);
+    assert_false(exists(p));
+    fmugw_rmtree(s->target);
+
+    /* without a filter: everything, as fmi_archive_extract */
+    assert_int_equal(fmi_archive_extract_source(&src, s->target, NULL, NULL, NULL), 0);
+    snprintf(p, sizeof p, "%s/resources/noise.bin", s->target);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, (off_t)big);
+    fmugw_rmtree(s->target);
+
+    /* a failing source is an error (not a crash), and leaves no target:
+     * the central directory is read fine, the resource's bytes fail */
+    m.fail_at = m.len / 2;
     fmugw_error_clear();
-    assert_true(fmi_archive_extract(s->zip, s->target, NULL) < 0);
-    assert_message("entry \"dir/a.txt/\"");
+    assert_true(fmi_archive_extract_source(&src, s->target, NULL, NULL, NULL) < 0);
     assert_false(exists(s->target));
+    m.fail_at = 1;
+    assert_true(fmi_archive_extract_source(&src, s->target, NULL, want_md_and_binaries, NULL) < 0);
+    assert_false(exists(s->target));
+    free(m.data);
 }
 
 static void test_extract_temp(void **state)
@@ -461,7 +604,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_a_zip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_zip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_target_exists, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failure_midway_removes_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_colliding_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_writes_only_wanted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extract_temp, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

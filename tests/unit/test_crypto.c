@@ -650,6 +650,116 @@ static void test_rotation_and_rewrap(void **state)
 }
 
 /* 100 MB: seal -> open -> SHA-256, all streaming, in constant memory. */
+/* ---- random access (crypto_reader) ---- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    int reads;
+} sealed_mem;
+
+static int sealed_read_at(void *opaque, uint64_t off, void *buf, size_t len, size_t *out_n)
+{
+    sealed_mem *m = opaque;
+    m->reads++;
+    size_t n = off >= m->len ? 0 : (m->len - off < len ? (size_t)(m->len - off) : len);
+    memcpy(buf, m->p + off, n);
+    *out_n = n;
+    return 0;
+}
+
+static void test_reader_random_access(void **state)
+{
+    (void)state;
+    crypto_keyring *kr = ring_with("k1", 0x42);
+    const size_t chunk = 100;
+    const size_t sizes[] = { 0, 1, 99, 100, 101, 250, 1000, 1001 };
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        uint8_t *plain = pattern(n, (uint32_t)n + 1);
+        membuf sealed = seal_buf(kr, chunk, plain, n, 37);
+        sealed_mem m = { sealed.p, sealed.len, 0 };
+        crypto_reader *r = NULL;
+        assert_int_equal(crypto_reader_open(&r, kr, sealed.len, sealed_read_at, &m), 0);
+        assert_int_equal(crypto_reader_size(r), n);
+        uint8_t buf[400];
+        size_t got = 0;
+        /* every offset and a few lengths, across chunk boundaries */
+        for (size_t off = 0; off <= n + 2; off += (n > 300 ? 7 : 1)) {
+            for (size_t len = 0; len <= 250; len += 83) {
+                assert_int_equal(crypto_reader_pread(r, off, buf, len, &got), 0);
+                size_t want = off >= n ? 0 : (n - off < len ? n - off : len);
+                assert_int_equal(got, want);
+                if (want)
+                    assert_memory_equal(buf, plain + off, want);
+            }
+        }
+        crypto_reader_free(r);
+        free(plain);
+        free(sealed.p);
+    }
+    crypto_keyring_free(kr);
+}
+
+static void test_reader_refuses_tampering(void **state)
+{
+    (void)state;
+    crypto_keyring *kr = ring_with("k1", 0x42), *other = ring_with("k2", 0x43);
+    const size_t chunk = 64, n = 1000; /* 16 chunks, the last of 40 bytes */
+    uint8_t *plain = pattern(n, 9), buf[64];
+    membuf sealed = seal_buf(kr, chunk, plain, n, 0);
+    size_t got;
+    crypto_reader *r = NULL;
+
+    /* one flipped byte in chunk 3: chunks 2 and 4 still read, 3 does not */
+    sealed.p[CRYPTO_HEADER_LEN + 3 * (chunk + CRYPTO_TAG_LEN) + 5] ^= 1;
+    sealed_mem m = { sealed.p, sealed.len, 0 };
+    assert_int_equal(crypto_reader_open(&r, kr, sealed.len, sealed_read_at, &m), 0);
+    assert_int_equal(crypto_reader_pread(r, 2 * chunk, buf, chunk, &got), 0);
+    assert_memory_equal(buf, plain + 2 * chunk, chunk);
+    assert_int_equal(crypto_reader_pread(r, 4 * chunk, buf, chunk, &got), 0);
+    assert_int_equal(crypto_reader_pread(r, 3 * chunk + 10, buf, 4, &got), FMUGW_EAUTH);
+    crypto_reader_free(r);
+    sealed.p[CRYPTO_HEADER_LEN + 3 * (chunk + CRYPTO_TAG_LEN) + 5] ^= 1;
+
+    /* truncated at a chunk boundary: the new last chunk was not sealed as
+     * the last one */
+    size_t cut = CRYPTO_HEADER_LEN + 10 * (chunk + CRYPTO_TAG_LEN);
+    assert_int_equal(crypto_reader_open(&r, kr, cut, sealed_read_at, &m), 0);
+    assert_int_equal(crypto_reader_size(r), 10 * chunk);
+    assert_int_equal(crypto_reader_pread(r, 0, buf, 8, &got), 0);
+    assert_int_equal(crypto_reader_pread(r, 9 * chunk, buf, 8, &got), FMUGW_EAUTH);
+    crypto_reader_free(r);
+    /* a size no sealed blob has (a partial tag), or less than a header */
+    assert_int_equal(crypto_reader_open(&r, kr, cut + 5, sealed_read_at, &m), FMUGW_EAUTH);
+    assert_null(r);
+    assert_int_equal(crypto_reader_open(&r, kr, 50, sealed_read_at, &m), FMUGW_EAUTH);
+    /* two chunks swapped */
+    uint8_t *sw = malloc(sealed.len);
+    memcpy(sw, sealed.p, sealed.len);
+    memcpy(sw + CRYPTO_HEADER_LEN, sealed.p + CRYPTO_HEADER_LEN + chunk + CRYPTO_TAG_LEN, chunk + CRYPTO_TAG_LEN);
+    memcpy(sw + CRYPTO_HEADER_LEN + chunk + CRYPTO_TAG_LEN, sealed.p + CRYPTO_HEADER_LEN, chunk + CRYPTO_TAG_LEN);
+    sealed_mem ms = { sw, sealed.len, 0 };
+    assert_int_equal(crypto_reader_open(&r, kr, sealed.len, sealed_read_at, &ms), 0);
+    assert_int_equal(crypto_reader_pread(r, 0, buf, 8, &got), FMUGW_EAUTH);
+    crypto_reader_free(r);
+    free(sw);
+    /* a keyring without the blob's key */
+    assert_int_equal(crypto_reader_open(&r, other, sealed.len, sealed_read_at, &m), FMUGW_ENOTFOUND);
+    /* a reading that reuses the cached chunk does not read again */
+    assert_int_equal(crypto_reader_open(&r, kr, sealed.len, sealed_read_at, &m), 0);
+    assert_int_equal(crypto_reader_pread(r, 0, buf, 8, &got), 0);
+    int before = m.reads;
+    assert_int_equal(crypto_reader_pread(r, 8, buf, 8, &got), 0);
+    assert_int_equal(m.reads, before);
+    crypto_reader_free(r);
+    crypto_reader_free(NULL);
+    free(plain);
+    free(sealed.p);
+    crypto_keyring_free(kr);
+    crypto_keyring_free(other);
+}
+
 typedef struct {
     crypto_open *o;
     size_t sealed_bytes;
@@ -741,6 +851,8 @@ int main(void)
         cmocka_unit_test(test_truncate_append_reorder),
         cmocka_unit_test(test_wrong_keys),
         cmocka_unit_test(test_rotation_and_rewrap),
+        cmocka_unit_test(test_reader_random_access),
+        cmocka_unit_test(test_reader_refuses_tampering),
         cmocka_unit_test(test_stream_100mb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

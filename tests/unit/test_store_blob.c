@@ -1,6 +1,7 @@
 /*
  * test_store_blob.c - the content-addressed blob store (store/blob.h) on a
- * real directory: put/get/exists/size/delete, the on-disk layout, checksum
+ * real directory: put/get/exists/size/delete, the pushed put (blob_writer)
+ * and random-access reads, the on-disk layout, checksum
  * and size caps, source errors, hostile keys, and crash safety: a child
  * killed with SIGKILL in the middle of a put leaves no visible blob, and
  * its temporary file is removed at the next open.
@@ -281,6 +282,98 @@ static void test_refusals_leave_nothing(void **state)
     assert_null(bs);
 }
 
+/* The pushed put (blob_writer): large enough to go through the writer's
+ * thread, in odd pieces; random-access reads; an abandoned writer and a
+ * refused one leave nothing; the same content twice is one blob. */
+static void test_writer(void **state)
+{
+    fixture *f = *state;
+    char tmp[700], key[BLOB_KEY_SIZE], key2[BLOB_KEY_SIZE], real[65];
+    snprintf(tmp, sizeof tmp, "%s/tmp", f->root);
+    size_t total = (size_t)5 << 20 | 12345; /* 5 MiB + a partial slot */
+    unsigned char *all = malloc(total), *back = malloc(total);
+    assert_non_null(all);
+    assert_non_null(back);
+    for (size_t i = 0; i < total; i++)
+        all[i] = gen_byte(i, 11);
+    sha_hex(real, all, total);
+
+    blob_writer *w = NULL;
+    assert_int_equal(blob_writer_open(&w, f->bs, 0), 0);
+    assert_int_equal(count_files(tmp), 1); /* its temporary, invisible */
+    for (size_t off = 0, piece = 1; off < total; off += piece, piece = piece * 3 + 7) {
+        size_t n = total - off < piece ? total - off : piece;
+        assert_int_equal(blob_writer_write(w, all + off, n), 0);
+    }
+    bool ex = true;
+    assert_int_equal(blob_exists(&ex, f->bs, real), 0);
+    assert_false(ex); /* nothing visible before the commit */
+    assert_int_equal(blob_writer_commit(key, w), 0);
+    assert_string_equal(key, real);
+    assert_int_equal(blob_writer_write(w, "x", 1), FMUGW_EINVALID); /* spent */
+    blob_writer_free(w);
+    assert_int_equal(count_files(tmp), 0);
+
+    blob_reader *r = NULL;
+    uint64_t size = 0;
+    size_t n = 0;
+    assert_int_equal(blob_reader_open(&r, f->bs, key), 0);
+    assert_int_equal(blob_reader_size(&size, r), 0);
+    assert_int_equal(size, total);
+    assert_int_equal(blob_reader_read_at(&n, r, 0, back, total), 0);
+    assert_int_equal(n, total);
+    assert_memory_equal(back, all, total);
+    assert_int_equal(blob_reader_read_at(&n, r, total - 10, back, 100), 0);
+    assert_int_equal(n, 10);
+    assert_memory_equal(back, all + total - 10, 10);
+    assert_int_equal(blob_reader_read_at(&n, r, total + 5, back, 100), 0);
+    assert_int_equal(n, 0);
+    blob_reader_close(r);
+
+    /* the same bytes again: the same key, still one blob, no temporary */
+    assert_int_equal(blob_writer_open(&w, f->bs, 0), 0);
+    assert_int_equal(blob_writer_write(w, all, total), 0);
+    assert_int_equal(blob_writer_commit(key2, w), 0);
+    blob_writer_free(w);
+    assert_string_equal(key2, key);
+    assert_int_equal(count_files(tmp), 0);
+
+    /* abandoned mid-stream (past the first slot: the thread runs) */
+    assert_int_equal(blob_writer_open(&w, f->bs, 0), 0);
+    assert_int_equal(blob_writer_write(w, all, (size_t)3 << 20), 0);
+    blob_writer_free(w);
+    assert_int_equal(count_files(tmp), 0);
+
+    /* over the cap: refused, the writer is dead, nothing is kept */
+    assert_int_equal(blob_writer_open(&w, f->bs, 1000), 0);
+    assert_int_equal(blob_writer_write(w, all, 600), 0);
+    assert_int_equal(blob_writer_write(w, all, 400), 0); /* exactly the cap */
+    assert_int_equal(blob_writer_write(w, all, 1), FMUGW_ETOOBIG);
+    assert_int_equal(blob_writer_commit(key2, w), FMUGW_EINVALID);
+    assert_string_equal(key2, "");
+    blob_writer_free(w);
+    assert_int_equal(count_files(tmp), 0);
+
+    /* a small blob (the caller's thread only) and an empty one */
+    char small_key[65], empty_key[65];
+    sha_hex(small_key, all, 10);
+    sha_hex(empty_key, "", 0);
+    assert_int_equal(blob_writer_open(&w, f->bs, 0), 0);
+    assert_int_equal(blob_writer_write(w, all, 10), 0);
+    assert_int_equal(blob_writer_commit(key2, w), 0);
+    blob_writer_free(w);
+    assert_string_equal(key2, small_key);
+    assert_int_equal(blob_writer_open(&w, f->bs, 0), 0);
+    assert_int_equal(blob_writer_commit(key2, w), 0);
+    blob_writer_free(w);
+    assert_string_equal(key2, empty_key);
+    assert_int_equal(blob_size(&size, f->bs, empty_key), 0);
+    assert_int_equal(size, 0);
+    blob_writer_free(NULL);
+    free(all);
+    free(back);
+}
+
 static void test_kill_during_put(void **state)
 {
     fixture *f = *state;
@@ -354,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_leave_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_put, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
