@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +51,7 @@ struct jwt_keyring {
     hmac_key keys[JWT_KEYRING_MAX];
     size_t n;
     size_t active;
+    _Atomic uint64_t generation; /* bumped when a key is removed */
 };
 
 static pthread_rwlock_t *kr_lock(const jwt_keyring *kr)
@@ -152,9 +154,15 @@ int jwt_keyring_remove(jwt_keyring *kr, const char *kid)
     kr->n--;
     if (kr->active > (size_t)i)
         kr->active--;
+    atomic_fetch_add(&kr->generation, 1);
 out:
     pthread_rwlock_unlock(&kr->lock);
     return rc;
+}
+
+uint64_t jwt_keyring_generation(const jwt_keyring *kr)
+{
+    return atomic_load(&((jwt_keyring *)kr)->generation);
 }
 
 int jwt_keyring_set_active(jwt_keyring *kr, const char *kid)

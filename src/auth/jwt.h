@@ -91,6 +91,11 @@ int jwt_keyring_add(jwt_keyring *kr, const char *kid, const uint8_t *key, size_t
  *  cannot be removed (FMUGW_ECONFLICT). FMUGW_ENOTFOUND if unknown. */
 int jwt_keyring_remove(jwt_keyring *kr, const char *kid);
 
+/** A counter that changes whenever a key leaves the keyring: a cache of
+ *  verified tokens (src/auth/auth_cache.h) only trusts entries verified at
+ *  the current generation. Thread-safe. */
+uint64_t jwt_keyring_generation(const jwt_keyring *kr);
+
 /** Makes `kid` the signing key. FMUGW_ENOTFOUND if unknown. */
 int jwt_keyring_set_active(jwt_keyring *kr, const char *kid);
 

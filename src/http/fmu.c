@@ -18,6 +18,7 @@
  * a valid principal).
  */
 #include "auth/signed_url.h"
+#include "http/fmu_cache.h"
 #include "http/log.h"
 #include "registry/registry.h"
 #include "server/app.h"
@@ -522,20 +523,42 @@ static int get_one(http_request *req, void *ud)
 {
     app *a = ud;
     const principal *who = who_or_401(req);
+    const char *id = http_request_param(req, "id");
     db_conn *c = NULL;
     store_fmu *f = NULL;
+    char *body = NULL;
+    size_t len = 0;
     int rc;
 
     if (who == NULL)
         return HTTP_STOP;
+    /* The epoch first: a body cached at it for this account (after the
+     * SQL visibility check) is current (http/fmu_cache.h). */
+    uint64_t epoch = db_pool_change_epoch(a->db);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (fmu_cache_get(who->account_id, id, epoch, now, &body, &len)) {
+        rc = http_respond_bytes(req, 200, "application/json", body, len);
+        free(body);
+        return rc;
+    }
     if (acquire(&c, req, a))
         return HTTP_STOP;
-    rc = store_fmu_get(&f, c, who->account_id, http_request_param(req, "id"));
+    rc = store_fmu_get(&f, c, who->account_id, id);
     db_pool_release(a->db, c);
     if (rc != 0)
         return problem_from(req, rc, "get fmu");
-    rc = http_respond_json(req, 200, registry_fmu_json(f, true));
+    json_t *j = registry_fmu_json(f, true);
+    body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
     store_fmu_free(f);
+    if (body == NULL)
+        return http_problem(req, HTTP_PROBLEM_INTERNAL, "cannot serialise the FMU");
+    len = strlen(body);
+    fmu_cache_put(who->account_id, id, epoch, now, body, len);
+    rc = http_respond_bytes(req, 200, "application/json", body, len);
+    free(body);
     return rc;
 }
 

@@ -741,26 +741,39 @@ static int request_id_ok(const char *s)
     return n >= 1 && n <= MAX_REQUEST_ID;
 }
 
+/* 32 hex digits from getrandom, drawn from a per-thread pool of random
+ * bytes so that most requests make no system call (request ids are for
+ * correlation, not secrets). */
 static void request_id_make(char *out)
 {
-    unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            /* No entropy source: fall back to time and address, still unique enough
-             * for correlation (request ids are not secrets). */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            snprintf(out, MAX_REQUEST_ID + 1, "%lx%09lx%p", (long)ts.tv_sec, ts.tv_nsec, (void *)out);
-            return;
+    static _Thread_local unsigned char pool[512];
+    static _Thread_local size_t left;
+    static const char hex[] = "0123456789abcdef";
+    if (left < 16) {
+        size_t got = 0;
+        while (got < sizeof pool) {
+            ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                /* No entropy source: fall back to time and address, still unique enough
+                 * for correlation. */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                snprintf(out, MAX_REQUEST_ID + 1, "%lx%09lx%p", (long)ts.tv_sec, ts.tv_nsec, (void *)out);
+                return;
+            }
+            got += (size_t)n;
         }
-        got += (size_t)n;
+        left = sizeof pool;
     }
-    for (size_t i = 0; i < sizeof raw; i++)
-        sprintf(out + 2 * i, "%02x", raw[i]);
+    const unsigned char *raw = pool + sizeof pool - left;
+    for (size_t i = 0; i < 16; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[32] = '\0';
+    left -= 16;
 }
 
 static http_request *request_new(http_server *srv, struct MHD_Connection *conn, const char *url,
@@ -983,29 +996,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     metrics_histogram_observe(srv->metrics, M_DURATION, dur_labels, secs);
 
     {
-        /* Only these fields: never header values, never the query string. */
-        json_t *f = json_object();
-        json_object_set_new(f, "request_id", json_string(req->id));
-        json_object_set_new(f, "method", json_string(req->method));
-        json_object_set_new(f, "path", json_string(req->path));
-        json_object_set_new(f, "route", json_string(route));
-        json_object_set_new(f, "status", json_integer(status));
-        json_object_set_new(f, "bytes", json_integer((json_int_t)req->bytes_out));
-        json_object_set_new(f, "bytes_in", json_integer((json_int_t)req->received));
-        json_object_set_new(f, "duration_ms", json_real((double)(long long)(secs * 1e6) / 1e3));
-        json_object_set_new(f, "client", json_string(req->client_ip));
-        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-            static const char *const why[] = { "ok", "error", "timeout", "daemon_shutdown",
-                                               "read_error", "client_abort" };
-            json_object_set_new(f, "terminated",
-                                json_string((unsigned)toe < 6 ? why[toe] : "unknown"));
-        }
+        /* Only these fields: never header values, never the query string.
+         * Formatted without jansson and buffered (http/log.h). */
         int level = FMUGW_LOG_INFO;
         if (status >= 500 || status == 0)
             level = FMUGW_LOG_WARN;
         else if (req->route && (req->route->r.flags & HTTP_ROUTE_QUIET))
             level = FMUGW_LOG_DEBUG;
-        fmugw_log_json(level, "request", f);
+        static const char *const why[] = { "ok", "error", "timeout", "daemon_shutdown",
+                                           "read_error", "client_abort" };
+        fmugw_log_field f[] = {
+            { .key = "request_id", .type = 's', .s = req->id },
+            { .key = "method", .type = 's', .s = req->method },
+            { .key = "path", .type = 's', .s = req->path },
+            { .key = "route", .type = 's', .s = route },
+            { .key = "status", .type = 'i', .i = status },
+            { .key = "bytes", .type = 'i', .i = (long long)req->bytes_out },
+            { .key = "bytes_in", .type = 'i', .i = (long long)req->received },
+            { .key = "duration_ms", .type = 'f', .f = (double)(long long)(secs * 1e6) / 1e3 },
+            { .key = "client", .type = 's', .s = req->client_ip },
+            { .key = "terminated", .type = 's',
+              .s = (unsigned)toe < 6 ? why[toe] : "unknown" },
+        };
+        size_t nf = sizeof f / sizeof f[0];
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            nf--; /* "terminated" only when the request did not complete */
+        fmugw_log_fields(level, "request", f, nf);
     }
     request_free(req);
 
@@ -1233,6 +1249,7 @@ int http_server_shutdown(http_server *srv, unsigned deadline_ms)
                              left);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    fmugw_log_flush(); /* the access-log lines of the last requests */
     return rc;
 }
 

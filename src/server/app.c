@@ -17,6 +17,7 @@
 #include "server/app_internal.h"
 
 #include "auth/apikey.h"
+#include "auth/auth_cache.h"
 #include "http/log.h"
 #include "ledger/ledger.h"
 #include "ledger/pricing.h"
@@ -754,7 +755,8 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
 
     if ((rc = ratelimit_new(&a->rate, 65536)) != 0 ||
         (rc = abuse_counter_new(&a->auth_failures, 10, 60.0, 65536)) != 0 ||
-        (rc = abuse_counter_new(&a->upload_rejects, 5, 600.0, 65536)) != 0)
+        (rc = abuse_counter_new(&a->upload_rejects, 5, 600.0, 65536)) != 0 ||
+        (rc = auth_cache_new(&a->auth_cache, 4096)) != 0)
         goto out;
 
     if (!offline) {
@@ -805,6 +807,7 @@ void app_free(app *a)
     ratelimit_free(a->rate);
     abuse_counter_free(a->auth_failures);
     abuse_counter_free(a->upload_rejects);
+    auth_cache_free(a->auth_cache);
     free(a->tmp_dir);
     pricing_free(a->pricing);
     crypto_wipe(a->pepper, sizeof a->pepper);

@@ -111,6 +111,7 @@ typedef struct app {
     const char *jwt_audience;      /* "fmugw-api" */
     unsigned token_ttl_s;          /* <= 900 */
     unsigned url_ttl_s;            /* signed URL lifetime, 300 */
+    struct auth_cache *auth_cache; /* guard.c: key/token/touch caches (auth/auth_cache.h) */
 } app;
 
 /** Opens the data directory, loads or creates the secrets, opens and
@@ -136,8 +137,8 @@ int app_routes_account(app *a, http_server *srv);
  *  for HTTP_ROUTE_NEEDS_AUTH routes requires X-API-Key (checksum checked
  *  offline first; then looked up by HMAC; revoked/locked refused) and the
  *  bearer JWT issued for that key (RFC 8725 checks; `key_id` claim = key id;
- *  a revoked key's tokens fail at once because the key row is checked on
- *  every call), checks the route's scopes, applies the tier's rate limit
+ *  a revoked key's tokens fail at once: key lookups are cached only per
+ *  auth epoch, read on every call), checks the route's scopes, applies the tier's rate limit
  *  (RateLimit-Policy / RateLimit headers on every answer, 429 +
  *  Retry-After), counts failures toward the abuse lock, and sets the
  *  principal. */

@@ -10,7 +10,6 @@
     "k.id, k.account_id, k.prefix, k.scopes, k.name, k.created_at, k.last_used_at, k.revoked_at, k.locked_at, " \
     "k.lock_reason, a.locked"
 #define FROM " FROM api_keys k JOIN accounts a ON a.id = k.account_id "
-#define TOUCH_EVERY_MS 60000
 
 void store_apikey_free(store_apikey *k)
 {
@@ -186,7 +185,7 @@ int store_apikey_touch(db_conn *c, const char *key_id, int64_t now_ms)
     return db_execp(NULL, c,
                     "UPDATE api_keys SET last_used_at = $1"
                     " WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
-                    "iti", now_ms, key_id, now_ms - TOUCH_EVERY_MS);
+                    "iti", now_ms, key_id, now_ms - STORE_APIKEY_TOUCH_EVERY_MS);
 }
 
 int store_apikey_set_locked(db_conn *c, const char *key_id, bool locked, const char *reason)

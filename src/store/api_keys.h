@@ -65,9 +65,13 @@ int store_apikey_list(store_apikey ***out, size_t *n, db_conn *c, const char *ac
  *  twice keeps the first time and succeeds. */
 int store_apikey_revoke(db_conn *c, const char *account_id, const char *key_id);
 
+/** How often a key's last_used_at is written at most (ms). */
+#define STORE_APIKEY_TOUCH_EVERY_MS 60000
+
 /** Records that a key was used at `now_ms`: one cheap UPDATE that writes
- *  only when the stored time is a minute old or more, so the hot path
- *  rarely writes. An unknown key is not an error. */
+ *  only when the stored time is STORE_APIKEY_TOUCH_EVERY_MS old or more.
+ *  The server also throttles calls in memory (src/auth/auth_cache.h), so
+ *  the hot path rarely even asks. An unknown key is not an error. */
 int store_apikey_touch(db_conn *c, const char *key_id, int64_t now_ms);
 
 /** Locks a key for review (abuse detection) with a reason, or unlocks it

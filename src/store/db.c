@@ -62,15 +62,41 @@ const char *db_backend_name(const db_conn *c)
     return c->be->name;
 }
 
+/* ---- change epoch (db.h: db_change_epoch) ---- */
+
+static void epoch_bump(db_conn *c)
+{
+    uint64_t *n = c->be->change_counter ? c->be->change_counter(c) : NULL;
+    if (n)
+        __atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
+}
+
+uint64_t db_change_epoch(db_conn *c)
+{
+    uint64_t *n = c->be->change_counter ? c->be->change_counter(c) : NULL;
+    return n ? __atomic_load_n(n, __ATOMIC_SEQ_CST) : 0;
+}
+
 int db_exec(db_conn *c, const char *sql)
 {
-    return c->be->exec(c, sql);
+    if (c->tx_depth)
+        return c->be->exec(c, sql);
+    epoch_bump(c); /* may write (DDL, pragmas): treated as a write */
+    int rc = c->be->exec(c, sql);
+    epoch_bump(c);
+    return rc;
 }
 
 int db_prepare(db_stmt **out, db_conn *c, const char *sql)
 {
     *out = NULL;
-    return c->be->prepare(out, c, sql);
+    int rc = c->be->prepare(out, c, sql);
+    if (rc == 0) {
+        (*out)->autocommit_write = !c->tx_depth && !(c->be->readonly && c->be->readonly(*out));
+        if ((*out)->autocommit_write)
+            epoch_bump(c);
+    }
+    return rc;
 }
 
 int db_bind_int64(db_stmt *st, int idx, int64_t v)
@@ -177,13 +203,21 @@ int db_step(db_stmt *st)
 
 int db_reset(db_stmt *st)
 {
-    return st->conn->be->reset(st);
+    int rc = st->conn->be->reset(st);
+    if (st->autocommit_write)
+        epoch_bump(st->conn); /* the statement's implicit commit is over */
+    return rc;
 }
 
 void db_finalize(db_stmt *st)
 {
-    if (st)
-        st->conn->be->finalize(st);
+    if (!st)
+        return;
+    db_conn *c = st->conn;
+    bool wrote = st->autocommit_write;
+    c->be->finalize(st);
+    if (wrote)
+        epoch_bump(c);
 }
 
 int64_t db_changes(db_conn *c)
@@ -245,9 +279,12 @@ int db_begin(db_conn *c)
 {
     if (c->tx_depth)
         return fmugw_error_set(FMUGW_EINVALID, "a transaction is already open on this connection");
+    epoch_bump(c);
     int rc = c->be->begin(c);
     if (rc == 0)
         c->tx_depth = 1;
+    else
+        epoch_bump(c);
     return rc;
 }
 
@@ -256,8 +293,10 @@ int db_commit(db_conn *c)
     if (!c->tx_depth)
         return fmugw_error_set(FMUGW_EINVALID, "no transaction is open");
     int rc = c->be->commit(c);
-    if (rc == 0)
+    if (rc == 0) {
         c->tx_depth = 0;
+        epoch_bump(c);
+    }
     return rc; /* on failure the transaction is still open: roll it back */
 }
 
@@ -266,7 +305,9 @@ int db_rollback(db_conn *c)
     if (!c->tx_depth)
         return 0;
     c->tx_depth = 0;
-    return c->be->rollback(c);
+    int rc = c->be->rollback(c);
+    epoch_bump(c);
+    return rc;
 }
 
 bool db_in_transaction(const db_conn *c)
@@ -317,6 +358,7 @@ struct db_pool {
     char *url;
     unsigned size, opened, n_idle;
     db_conn **idle; /* stack of idle connections */
+    db_conn *first; /* opened at start, kept until close: its change counter */
 };
 
 int db_pool_open(db_pool **out, const char *url, unsigned size)
@@ -343,8 +385,14 @@ int db_pool_open(db_pool **out, const char *url, unsigned size)
     }
     p->idle[p->n_idle++] = c;
     p->opened = 1;
+    p->first = c;
     *out = p;
     return 0;
+}
+
+uint64_t db_pool_change_epoch(db_pool *p)
+{
+    return db_change_epoch(p->first);
 }
 
 int db_pool_acquire(db_conn **out, db_pool *p)

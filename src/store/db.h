@@ -166,4 +166,22 @@ void db_pool_release(db_pool *p, db_conn *c);
 /** Closes every connection; all must have been released. NULL is a no-op. */
 void db_pool_close(db_pool *p);
 
+/** The change epoch of the database: a counter shared by every process that
+ *  uses the same database on this host (SQLite: a small memory-mapped file
+ *  next to the database, `<db>-epoch`). db.c bumps it before and after
+ *  every write: a db_begin transaction (at begin, and after commit or
+ *  rollback) and a writing statement outside one (at prepare, and after
+ *  its reset or finalize), on any connection of any process. So a value
+ *  read BEFORE reading some rows, and still the same later, proves that no
+ *  write has started or finished in between: caches of rows stamped with
+ *  the epoch (the auth guard's key cache, the FMU body cache) are valid
+ *  exactly while it is unchanged, and read nothing to find out. A process
+ *  killed between its commit and its second bump leaves rows cached during
+ *  its write looking valid: such caches also bound the age of an entry.
+ *  Reading it is one atomic load; it never fails. */
+uint64_t db_change_epoch(db_conn *c);
+
+/** db_change_epoch of the pool's database, without taking a connection. */
+uint64_t db_pool_change_epoch(db_pool *p);
+
 #endif

@@ -47,6 +47,12 @@ typedef struct db_backend {
      * snapshot, and the next request would not see newer rows). Returns the
      * number of such statements. May be NULL. */
     int (*idle)(db_conn *c);
+    /* True when the statement only reads (SELECT without side effects). */
+    bool (*readonly)(db_stmt *st);
+    /* The database's change counter, shared by every process using the
+     * same database (see db_change_epoch in db.h); valid while `c` is
+     * open. */
+    uint64_t *(*change_counter)(db_conn *c);
 } db_backend;
 
 /** Base of every backend connection. */
@@ -58,6 +64,7 @@ struct db_conn {
 /** Base of every backend statement. */
 struct db_stmt {
     db_conn *conn;
+    bool autocommit_write; /* writes outside db_begin: db.c bumps the change counter around it */
 };
 
 extern const db_backend db_sqlite_backend;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +42,10 @@ typedef struct {
     sqlite3 *h;
     sq_stmt *cache[STMT_CACHE];
     size_t n_cache;
+    uint64_t *epoch; /* the mapped `<db>-epoch` page (db.h: db_change_epoch) */
 } sq_conn;
+
+static int map_epoch(uint64_t **out, const char *db_path);
 
 static sqlite3 *H(db_conn *c)
 {
@@ -190,8 +194,11 @@ static int sq_open(db_conn **out, const char *rest)
         goto out;
     if ((rc = pragma_value(c->h, "PRAGMA foreign_keys", val, sizeof val)) != 0)
         goto out;
-    if (strcmp(val, "1") != 0)
+    if (strcmp(val, "1") != 0) {
         rc = fmugw_error_set(FMUGW_EUNSUPPORTED, "sqlite: this SQLite build cannot enforce foreign keys");
+        goto out;
+    }
+    rc = map_epoch(&c->epoch, rest);
 out:
     if (rc != 0) {
         sqlite3_close_v2(c->h);
@@ -202,9 +209,47 @@ out:
     return 0;
 }
 
+/* Maps `<db>-epoch`, a page whose first 8 bytes are the change counter that
+ * every process using this database shares (db.h: db_change_epoch). It is
+ * not a SQLite file, so opening and closing it here is harmless. */
+static int map_epoch(uint64_t **out, const char *db_path)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s-epoch", db_path) >= (int)sizeof path)
+        return fmugw_error_set(FMUGW_EINVALID, "database path too long");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fmugw_error_set(FMUGW_EIO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0 || (st.st_size < 4096 && ftruncate(fd, 4096) != 0)) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot size %s: %s", path, strerror(errno));
+    } else {
+        void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED)
+            rc = fmugw_error_set(FMUGW_EIO, "cannot map %s: %s", path, strerror(errno));
+        else
+            *out = m;
+    }
+    close(fd);
+    return rc;
+}
+
+static uint64_t *sq_change_counter(db_conn *c)
+{
+    return ((sq_conn *)c)->epoch;
+}
+
+static bool sq_readonly(db_stmt *st)
+{
+    return sqlite3_stmt_readonly(S(st)) != 0;
+}
+
 static void sq_close(db_conn *c)
 {
     sq_conn *sc = (sq_conn *)c;
+    if (sc->epoch)
+        munmap(sc->epoch, 4096);
     for (size_t i = 0; i < sc->n_cache; i++) {
         sqlite3_finalize(sc->cache[i]->s);
         free(sc->cache[i]->sql);
@@ -417,6 +462,8 @@ const db_backend db_sqlite_backend = {
     .step = sq_step,
     .reset = sq_reset,
     .finalize = sq_finalize,
+    .readonly = sq_readonly,
+    .change_counter = sq_change_counter,
     .changes = sq_changes,
     .column_count = sq_column_count,
     .column_type = sq_column_type,

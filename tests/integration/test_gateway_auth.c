@@ -681,6 +681,56 @@ static void test_token_expiry(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Key lookups and tokens are cached in the server (auth/auth_cache.h): a
+ * key revoked, an account locked or a tier changed by ANOTHER process (the
+ * admin CLI) must still take effect on the very next request, even for a
+ * key and token the server has just served from its cache. */
+static void test_cache_invalidation_by_another_process(void **state)
+{
+    (void)state;
+    char out[8192], key[128], kid[128], tok[4096], buf[256];
+    gw_response r;
+    assert_int_equal(admin(G.data_dir, out, sizeof out, "account create --email cache-tenant@example.com --tier pro"),
+                     0);
+    assert_int_equal(admin(G.data_dir, out, sizeof out,
+                           "key create --email cache-tenant@example.com --scopes 'account:read fmu:read' --json"),
+                     0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(j, "api_key")));
+    snprintf(kid, sizeof kid, "%s", json_string_value(json_object_get(j, "key_id")));
+    json_decref(j);
+    assert_int_equal(get_token(&G, key, tok, sizeof tok), 200);
+    /* Served twice: the key row and the token are cached now. */
+    assert_int_equal(status_of(key, tok), 200);
+    assert_int_equal(status_of(key, tok), 200);
+
+    /* Tier change by the CLI: the next answer carries the new policy. */
+    assert_int_equal(admin(G.data_dir, out, sizeof out,
+                           "account set-tier --email cache-tenant@example.com --tier free"), 0);
+    assert_int_equal(call(&G, &r, "GET", "/keys", key, tok, NULL), 200);
+    assert_non_null(gw_header(&r, "RateLimit-Policy", buf, sizeof buf));
+    assert_non_null(strstr(buf, "\"free\""));
+    gw_response_free(&r);
+
+    /* Account lock and unlock by the CLI. */
+    assert_int_equal(admin(G.data_dir, out, sizeof out, "account lock --email cache-tenant@example.com"), 0);
+    assert_int_equal(status_of(key, tok), 403);
+    assert_int_equal(admin(G.data_dir, out, sizeof out, "account unlock --email cache-tenant@example.com"), 0);
+    assert_int_equal(status_of(key, tok), 200);
+    assert_int_equal(status_of(key, tok), 200);
+
+    /* Revocation by the CLI: the cached key's live token dies at once. */
+    assert_int_equal(admin(G.data_dir, out, sizeof out, "key revoke --id %s", kid), 0);
+    assert_int_equal(call(&G, &r, "GET", "/keys", key, tok, NULL), 401);
+    assert_problem(&r, 401, "unauthorized");
+    gw_response_free(&r);
+    char reason[64];
+    last_failure_reason(reason, sizeof reason);
+    assert_string_equal(reason, "revoked_api_key");
+    assert_int_equal(status_of(key, tok), 401);
+}
+
 int main(void)
 {
     if (!getenv("FMUGWD")) {
@@ -697,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_kill9_restart),
         cmocka_unit_test(test_token_expiry),
+        cmocka_unit_test(test_cache_invalidation_by_another_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -333,6 +333,65 @@ static void *pool_worker(void *varg)
     return NULL;
 }
 
+/* db_change_epoch: one counter per database file, shared by connections
+ * and processes; every write moves it (before and after), reads do not. */
+static void test_change_epoch(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(db_exec(f->c, "CREATE TABLE kv (v TEXT NOT NULL)"), 0);
+    db_conn *other = NULL;
+    assert_int_equal(db_open(&other, f->url), 0);
+    uint64_t e0 = db_change_epoch(f->c);
+    assert_true(db_change_epoch(other) == e0);
+
+    /* Reads leave it alone. */
+    assert_int_equal(count_rows(other, "kv"), 0);
+    assert_true(db_change_epoch(f->c) == e0);
+
+    /* A writing statement outside a transaction moves it, seen through
+     * the other connection too. */
+    assert_int_equal(db_execp(NULL, other, "INSERT INTO kv (v) VALUES ($1)", "t", "a"), 0);
+    uint64_t e1 = db_change_epoch(f->c);
+    assert_true(e1 > e0);
+
+    /* A transaction: moved at begin (in flight) and again after commit. */
+    assert_int_equal(db_begin(f->c), 0);
+    uint64_t during = db_change_epoch(other);
+    assert_true(during > e1);
+    assert_int_equal(db_execp(NULL, f->c, "INSERT INTO kv (v) VALUES ($1)", "t", "b"), 0);
+    assert_true(db_change_epoch(other) == during); /* statements inside do not bump */
+    assert_int_equal(db_commit(f->c), 0);
+    uint64_t e2 = db_change_epoch(other);
+    assert_true(e2 > during);
+
+    /* A rolled back transaction moves it too (it may have been seen in
+     * flight). */
+    assert_int_equal(db_begin(other), 0);
+    assert_int_equal(db_rollback(other), 0);
+    assert_true(db_change_epoch(f->c) > e2);
+
+    /* Another process's write. */
+    uint64_t before = db_change_epoch(f->c);
+    pid_t pid = fork();
+    if (pid == 0) {
+        db_conn *c = NULL;
+        int ok = db_open(&c, f->url) == 0 && db_execp(NULL, c, "INSERT INTO kv (v) VALUES ('child')", NULL) == 0;
+        db_close(c);
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(db_change_epoch(f->c) > before);
+
+    /* The pool reads the same counter without taking a connection. */
+    db_pool *pool = NULL;
+    assert_int_equal(db_pool_open(&pool, f->url, 1), 0);
+    assert_true(db_pool_change_epoch(pool) == db_change_epoch(f->c));
+    db_pool_close(pool);
+    db_close(other);
+}
+
 static void test_pool(void **state)
 {
     fixture *f = *state;
@@ -476,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_release_ends_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_keeps_other_connections_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
