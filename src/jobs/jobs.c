@@ -7,6 +7,7 @@
  * request validation in request.c.
  */
 #include "jobs/jobs_internal.h"
+#include "jobs/unpacked.h"
 
 #include "http/log.h"
 #include "http/server.h"
@@ -299,6 +300,7 @@ static int recover(job_system *js, db_conn *c, int64_t *n_recovered)
 static void *sweeper_main(void *arg)
 {
     job_system *js = arg;
+    time_t next_retention = 0;
     pthread_mutex_lock(&js->mu);
     while (!js->stopping) {
         struct timespec ts;
@@ -306,14 +308,25 @@ static void *sweeper_main(void *arg)
         unsigned period = JOB_RETENTION_SWEEP_S;
         if (js->a->cfg && js->a->cfg->retention_override_s && js->a->cfg->retention_override_s < period)
             period = js->a->cfg->retention_override_s;
-        ts.tv_sec += period;
+        if (next_retention == 0)
+            next_retention = ts.tv_sec + period;
+        /* Wake for the retention sweep, and often enough to drop idle
+         * unpacked FMUs (unpacked.h). */
+        time_t wake = ts.tv_sec + JOB_UNPACKED_IDLE_S / 2;
+        ts.tv_sec = js->unpacked && wake < next_retention ? wake : next_retention;
         pthread_cond_timedwait(&js->changed_sweep, &js->mu, &ts);
         if (js->stopping)
             break;
         pthread_mutex_unlock(&js->mu);
-        int64_t n = 0;
-        if (job_retention_sweep(js, &n) != 0)
-            log_err("retention sweep failed", NULL);
+        if (js->unpacked)
+            unpacked_cache_sweep(js->unpacked);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (ts.tv_sec >= next_retention) {
+            int64_t n = 0;
+            if (job_retention_sweep(js, &n) != 0)
+                log_err("retention sweep failed", NULL);
+            next_retention = ts.tv_sec + period;
+        }
         pthread_mutex_lock(&js->mu);
     }
     pthread_mutex_unlock(&js->mu);
@@ -392,6 +405,12 @@ int job_system_start(app *a, unsigned n_workers)
             rc = fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", js->work_dir, strerror(errno));
             goto out;
         }
+        char *fmus_dir = fmugw_path_join(js->work_dir, "fmus");
+        rc = fmus_dir ? unpacked_cache_new(&js->unpacked, fmus_dir, JOB_UNPACKED_MAX, JOB_UNPACKED_IDLE_S * 1000)
+                      : fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        free(fmus_dir);
+        if (rc != 0)
+            goto out;
         if (!(js->runner = sandbox_default_runner())) {
             rc = fmugw_error_set(FMUGW_ENOMEM, "cannot locate fmugw-runner");
             goto out;
@@ -485,6 +504,7 @@ void job_system_stop(app *a)
     if (js->sweeper_started)
         pthread_join(js->sweeper, NULL);
     sandbox_pool_free(js->pool);
+    unpacked_cache_free(js->unpacked);
     if (js->work_dir) {
         fmugw_rmtree(js->work_dir);
         free(js->work_dir);

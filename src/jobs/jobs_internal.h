@@ -35,6 +35,11 @@ typedef struct {
     int64_t progress_written_ms; /* when (job__now_ms) */
 } job_slot;
 
+/* The unpacked-FMU cache (unpacked.h): unused entries kept at most, and
+ * for at most this long. */
+#define JOB_UNPACKED_MAX 32
+#define JOB_UNPACKED_IDLE_S 120
+
 struct job_system {
     app *a;
     char owner[128];          /* lease owner: "<host>:<pid>:<random>" */
@@ -43,6 +48,7 @@ struct job_system {
     char *runner;             /* fmugw-runner */
     sandbox_pool *pool;       /* may be NULL: sandbox_run then */
     char *work_dir;           /* <data>/jobs: per-job private dirs and the pool's (emptied at start) */
+    struct unpacked_cache *unpacked; /* <work_dir>/fmus: unpacked FMUs shared by jobs (unpacked.h) */
     unsigned n_workers;
     unsigned n_started;       /* worker threads running */
     pthread_t *threads;

@@ -3,7 +3,8 @@
  * (atomic UPDATE ... WHERE status = 'queued' RETURNING): the oldest of the
  * accounts with the fewest running jobs, so one tenant's backlog does not
  * starve the others,
- * decrypts the FMU blob into the job's private directory and extracts it,
+ * takes the unpacked FMU from the cache (unpacked.h: decrypted and
+ * extracted once per stored blob, shared read-only by the jobs running it),
  * writes the inputs CSV, builds the runner argv from the stored settings,
  * runs it in the sandbox (the pool when there is one), streams the results
  * through SHA-256 + crypto_seal into a temporary file, stores the sealed
@@ -27,6 +28,7 @@
  * 250 ms while a job runs, none when idle.
  */
 #include "jobs/jobs_internal.h"
+#include "jobs/unpacked.h"
 
 #include "fmi/archive.h"
 #include "fmi/sim_args.h"
@@ -176,16 +178,17 @@ static int feed(void *ctx, const void *buf, size_t n)
     return crypto_open_update(((feed_ctx *)ctx)->open, buf, n);
 }
 
-/* Decrypts the FMU blob to <dir>/model.fmu and extracts it to <dir>/fmu. */
-static int unpack_fmu(job_system *js, const char *blob_key, const char *dir, char **fmu_dir)
+/* unpacked_fill_fn: decrypts the FMU blob to <dir>/model.fmu, extracts it
+ * to <dir>/fmu and removes the zip. */
+static int unpack_fmu(void *ctx, const char *blob_key, const char *dir)
 {
-    char *zip = fmugw_path_join(dir, "model.fmu");
+    job_system *js = ctx;
+    char *zip = fmugw_path_join(dir, "model.fmu"), *fmu_dir = fmugw_path_join(dir, "fmu");
     FILE *f = NULL;
     feed_ctx fc = { NULL };
     int rc = 0, fd = -1;
 
-    *fmu_dir = fmugw_path_join(dir, "fmu");
-    if (!zip || !*fmu_dir) {
+    if (!zip || !fmu_dir) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
@@ -205,7 +208,7 @@ static int unpack_fmu(job_system *js, const char *blob_key, const char *dir, cha
         goto out;
     }
     f = NULL;
-    rc = fmi_archive_extract(zip, *fmu_dir, NULL);
+    rc = fmi_archive_extract(zip, fmu_dir, NULL);
 out:
     if (f)
         fclose(f);
@@ -213,6 +216,7 @@ out:
     if (zip)
         unlink(zip);
     free(zip);
+    free(fmu_dir);
     return rc;
 }
 
@@ -478,6 +482,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     char platform_msg[1100] = "";
     char blob_key[BLOB_KEY_SIZE] = "", sha_hex[65] = "";
     bool stored = false;
+    const char *held_blob = NULL, *unpacked = NULL; /* the unpacked FMU held in js->unpacked */
     int rc;
 
     memset(&rep, 0, sizeof rep);
@@ -528,8 +533,13 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         rc = fmugw_error_set(FMUGW_ENOTFOUND, "the FMU was deleted before the job ran");
         goto platform;
     }
-    if ((rc = unpack_fmu(js, fmu->blob_key, dir, &fmu_dir)) != 0)
+    if ((rc = unpacked_cache_acquire(js->unpacked, fmu->blob_key, unpack_fmu, js, &unpacked)) != 0)
         goto platform;
+    held_blob = fmu->blob_key;
+    if (!(fmu_dir = fmugw_path_join(unpacked, "fmu"))) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto platform;
+    }
     if (job->inputs) {
         if (!(input = fmugw_path_join(dir, "input.csv"))) {
             rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
@@ -708,6 +718,8 @@ finish:
     crypto_seal_free(rr.seal);
     crypto_sha256_free(rr.sha);
     fmi_sim_args_free_argv(argv);
+    if (held_blob)
+        unpacked_cache_release(js->unpacked, held_blob);
     store_fmu_free(fmu);
     if (dir)
         fmugw_rmtree(dir);
