@@ -5,8 +5,10 @@
  * src/sandbox/runner.c) in a child that the FMU cannot escape:
  *
  *   parent (fmugw sim / worker)
- *     clone(NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS)   uid/gid 0 inside -> 65534 outside
- *       pid 1 "init": builds the filesystem view, then forks
+ *     clone(VM|VFORK|NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS) + exec fmugw-init
+ *                                           uid/gid 0 inside -> 65534 outside
+ *       pid 1 "init" (fmugw-init, static; never a copy of the parent's
+ *       memory): builds the filesystem view, then forks
  *         runner: rlimits, no_new_privs, caps dropped, execve(fmugw-runner)
  *                 runner installs its seccomp allow-list, then loads the FMU
  *
@@ -24,8 +26,8 @@
  * enforces the wall-clock deadline by killing pid 1 (which takes the whole
  * PID namespace with it) and reads metering from wait4().
  *
- * With job->isolate false, the runner is started with a plain fork + exec
- * (same channels, same rlimits, no namespaces, no seccomp): the baseline the
+ * With job->isolate false, the runner is started through fmugw-init
+ * without namespaces (same channels, same rlimits, no seccomp): the baseline the
  * benchmark compares against. (`fmugw sim --no-sandbox` does not use this
  * file at all: it runs the FMU inside the CLI process.)
  */
@@ -93,7 +95,7 @@ typedef struct {
     char *const *args;        /* runner argv (argv[0] included), from fmi_sim_args_to_argv
                                * with fmu "/job/fmu" and input "/job/input.csv" */
     sandbox_limits limits;
-    bool isolate;             /* false: plain fork + exec, no namespaces or seccomp */
+    bool isolate;             /* false: plain child, no namespaces or seccomp */
     int result_fd;            /* results are copied here */
     const volatile int *cancel; /* may be NULL; once another thread sets *cancel non-zero the job
                                * is killed within 100 ms (outcome canceled) */

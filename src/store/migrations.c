@@ -20,6 +20,9 @@
  * Migration 4: jobs, idempotency_keys, results (src/jobs/jobs.h).
  * Migration 5: jobs.progress_ppm (millionths of the simulated span a
  *   running job has reached, written by its worker at most every 0.5 s).
+ * Migration 6: index jobs (account_id, status): the per-account counts of
+ *   queued and running jobs (admission, the fair claim) no longer read
+ *   every job the account ever ran.
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -206,6 +209,7 @@ static const migration migrations[] = {
      * job, so that the API process shows what a worker process reports. */
     {5, "jobs.progress_ppm",
      "ALTER TABLE jobs ADD COLUMN progress_ppm BIGINT NOT NULL DEFAULT 0;"},
+    {6, "jobs_account_status", "CREATE INDEX jobs_account_status ON jobs (account_id, status);"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
