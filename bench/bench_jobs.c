@@ -22,6 +22,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -190,6 +191,38 @@ static void sample(char out[64], const cred *c, const char *name)
 
 /* ---- throughput -------------------------------------------------------- */
 
+/* CPU seconds the daemon used, its reaped descendants (sandboxes and their
+ * runners) included: utime + stime + cutime + cstime of /proc/PID/stat. */
+static double daemon_cpu_s(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p)
+        return -1;
+    unsigned long long f[18] = {0}; /* f[k]: field k of proc(5)'s stat */
+    char state;
+    if (sscanf(p + 1, " %c %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &state, &f[4],
+               &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16],
+               &f[17]) != 15)
+        return -1;
+    /* 14 utime, 15 stime, 16 cutime, 17 cstime (clock ticks) */
+    return (double)(f[14] + f[15] + f[16] + f[17]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 typedef struct {
     cred c;
     const char *fmu_id;
@@ -281,6 +314,7 @@ int main(int argc, char **argv)
         cl[i].n = per_client;
         cl[i].ids = calloc((size_t)per_client, sizeof(char *));
     }
+    double cpu0 = daemon_cpu_s(G.pid), self0 = self_cpu_s();
     double t0 = now_ms();
     for (int i = 0; i < CLIENTS; i++)
         pthread_create(&th[i], NULL, client_main, &cl[i]);
@@ -290,9 +324,17 @@ int main(int argc, char **argv)
         total += cl[i].done;
     }
     double dt = now_ms() - t0;
+    double cpu1 = daemon_cpu_s(G.pid), self1 = self_cpu_s();
     printf("throughput, tiny jobs (BouncingBall 0..0.1 s, 11 rows), %d clients:\n", CLIENTS);
     printf("  %d of %d jobs succeeded in %.0f ms = %.1f jobs/s (goal >= 150)\n", total, CLIENTS * per_client, dt,
            total * 1000.0 / dt);
+    if (total > 0 && cpu0 >= 0 && cpu1 >= 0) {
+        double per_job = (cpu1 - cpu0) * 1e3 / total, clients = (self1 - self0) * 1e3 / total;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        printf("  CPU per job: daemon + sandboxes %.2f ms, the 8 clients %.2f ms: %ld cores bound this at"
+               " %.0f jobs/s (less with other load on the machine)\n",
+               per_job, clients, cores, cores * 1e3 / (per_job + clients));
+    }
     /* every job settled exactly once */
     char url[800];
     db_conn *c = NULL;
