@@ -178,14 +178,7 @@ static void sample(char out[64], const cred *c, const char *name)
 {
     long st;
     json_t *j = call(c, "GET", "/fmu?limit=200", NULL, &st);
-    size_t i;
-    json_t *it;
-    out[0] = '\0';
-    json_array_foreach(json_object_get(j, "items"), i, it)
-    {
-        if (!strcmp(json_string_value(json_object_get(it, "name")), name))
-            snprintf(out, 64, "%s", json_string_value(json_object_get(it, "id")));
-    }
+    gw_item_id_named(out, j, name);
     json_decref(j);
 }
 

@@ -348,6 +348,21 @@ static json_t *gw_json(const gw_response *r)
     return json_loadb(r->body, r->len, 0, NULL);
 }
 
+/* The "id" of the entry of `list` ({"items": [...]}, as GET /fmu answers)
+ * whose "name" is `name`, copied to out (64 bytes); "" when there is none. */
+static __attribute__((unused)) void gw_item_id_named(char out[64], const json_t *list, const char *name)
+{
+    size_t i;
+    json_t *it;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(list, "items"), i, it)
+    {
+        const char *n = json_string_value(json_object_get(it, "name"));
+        if (n && !strcmp(n, name))
+            snprintf(out, 64, "%s", json_string_value(json_object_get(it, "id")));
+    }
+}
+
 static void gw_response_free(gw_response *r)
 {
     free(r->body);

@@ -244,14 +244,7 @@ static void sample_id(char out[64], const char *model, const char *ver)
     char want[128];
     snprintf(want, sizeof want, "%s (FMI %s)", model, ver);
     json_t *j = get_json(&G, &A, "/fmu?limit=200", 200);
-    size_t i;
-    json_t *it;
-    out[0] = '\0';
-    json_array_foreach(json_object_get(j, "items"), i, it)
-    {
-        if (!strcmp(json_string_value(json_object_get(it, "name")), want))
-            snprintf(out, 64, "%s", json_string_value(json_object_get(it, "id")));
-    }
+    gw_item_id_named(out, j, want);
     json_decref(j);
     if (!out[0])
         fail_msg("sample %s not found", want);

@@ -67,14 +67,7 @@ static json_t *call(const gw *g, const cred *c, const char *method, const char *
 static void sample_id(const gw *g, const cred *c, const char *name, char out[64])
 {
     json_t *j = call(g, c, "GET", "/fmu?limit=200", NULL, 200);
-    size_t i;
-    json_t *it;
-    out[0] = '\0';
-    json_array_foreach(json_object_get(j, "items"), i, it)
-    {
-        if (!strcmp(json_string_value(json_object_get(it, "name")), name))
-            snprintf(out, 64, "%s", json_string_value(json_object_get(it, "id")));
-    }
+    gw_item_id_named(out, j, name);
     json_decref(j);
     assert_true(out[0] != '\0');
 }
