@@ -9,9 +9,9 @@
  * rounds to the value are scaled by a power of ten with 128-bit fixed-point
  * multipliers, and decimal digits are dropped while the interval still
  * holds a shorter number. The multiplier tables (5^i and 2^k/5^q, 125 bits
- * each) are computed once at start-up with a small bignum instead of being
- * shipped as constants. The same core prints float32 values with float32
- * bounds. What does not live here: reading values (instance.c) and the
+ * each) are constants computed at build time by results_tables_gen.c
+ * (a small bignum), so no process builds them. The same core prints
+ * float32 values with float32 bounds. What does not live here: reading values (instance.c) and the
  * simulation loop (sim.c).
  */
 #include "results.h"
@@ -37,10 +37,12 @@ __extension__ typedef unsigned __int128 u128;
 #define POW5_INV_N 342 /* q in [0, 341]: enough for e2 up to 1023 + 52 + 2 */
 #define POW5_N 326     /* i in [0, 325]: enough for e2 down to -1074 - 2 */
 
-static uint64_t pow5_inv[POW5_INV_N][2]; /* floor(2^(pow5bits(q)-1+125) / 5^q) + 1, lo/hi */
-static uint64_t pow5[POW5_N][2];         /* top 125 bits of 5^i, lo/hi */
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
-static int tables_ready; /* set (release) once the tables are built */
+/* pow5_inv[POW5_INV_N][2]: floor(2^(pow5bits(q)-1+125) / 5^q) + 1, lo/hi;
+ * pow5[POW5_N][2]: top 125 bits of 5^i, lo/hi. Constants, generated at
+ * build time by results_tables_gen.c. */
+#include "fmi_results_tables.h"
+_Static_assert(sizeof pow5_inv / sizeof pow5_inv[0] == POW5_INV_N, "pow5_inv size");
+_Static_assert(sizeof pow5 / sizeof pow5[0] == POW5_N, "pow5 size");
 
 /* ceil(log2(5^e)) for e >= 1, 1 for e == 0 (valid for 0 <= e <= 3528). */
 static inline int pow5bits(int e)
@@ -58,97 +60,6 @@ static inline int log10_pow2(int e)
 static inline int log10_pow5(int e)
 {
     return (int)(((uint32_t)e * 732923u) >> 20);
-}
-
-/* Little bignum, 32-bit limbs, just enough for the tables. */
-#define BIG_LIMBS 40
-typedef struct {
-    uint32_t d[BIG_LIMBS];
-    int n;
-} big;
-
-static void big_mul_small(big *b, uint32_t m)
-{
-    uint64_t carry = 0;
-    for (int i = 0; i < b->n; i++) {
-        uint64_t x = (uint64_t)b->d[i] * m + carry;
-        b->d[i] = (uint32_t)x;
-        carry = x >> 32;
-    }
-    if (carry)
-        b->d[b->n++] = (uint32_t)carry;
-}
-
-static void big_div_small(big *b, uint32_t m)
-{
-    uint64_t rem = 0;
-    for (int i = b->n - 1; i >= 0; i--) {
-        uint64_t x = (rem << 32) | b->d[i];
-        b->d[i] = (uint32_t)(x / m);
-        rem = x % m;
-    }
-    while (b->n > 0 && b->d[b->n - 1] == 0)
-        b->n--;
-}
-
-static int big_bits(const big *b)
-{
-    if (b->n == 0)
-        return 0;
-    return 32 * (b->n - 1) + (32 - __builtin_clz(b->d[b->n - 1]));
-}
-
-/* Bits [shift, shift + 128) of b (shift may be negative: shifts left). */
-static u128 big_bits_at(const big *b, int shift)
-{
-    u128 r = 0;
-    for (int i = b->n - 1; i >= 0; i--) {
-        int pos = 32 * i - shift; /* where limb i lands */
-        if (pos >= 128 || pos <= -32)
-            continue;
-        if (pos >= 0)
-            r |= (u128)b->d[i] << pos;
-        else
-            r |= (u128)(b->d[i] >> -pos);
-    }
-    return r;
-}
-
-static void make_tables(void)
-{
-    big p = { { 1 }, 1 };
-    for (int i = 0; i < POW5_N; i++) {
-        /* p == 5^i; its bit length is pow5bits(i) */
-        u128 v = big_bits_at(&p, big_bits(&p) - POW5_BITS);
-        pow5[i][0] = (uint64_t)v;
-        pow5[i][1] = (uint64_t)(v >> 64);
-        big_mul_small(&p, 5);
-    }
-    for (int q = 0; q < POW5_INV_N; q++) {
-        int k = pow5bits(q) - 1 + POW5_INV_BITS;
-        big b;
-        memset(&b, 0, sizeof b);
-        b.n = k / 32 + 1;
-        b.d[k / 32] = 1u << (k % 32);
-        int left = q;
-        for (; left >= 13; left -= 13)
-            big_div_small(&b, 1220703125u); /* 5^13 */
-        uint32_t r = 1;
-        while (left-- > 0)
-            r *= 5;
-        big_div_small(&b, r);
-        u128 v = big_bits_at(&b, 0) + 1;
-        pow5_inv[q][0] = (uint64_t)v;
-        pow5_inv[q][1] = (uint64_t)(v >> 64);
-    }
-    __atomic_store_n(&tables_ready, 1, __ATOMIC_RELEASE);
-}
-
-/* Builds the tables on first use; afterwards one load, no call. */
-static inline void need_tables(void)
-{
-    if (!__atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE))
-        pthread_once(&tables_once, make_tables);
 }
 
 /* (m * mul) >> j for m < 2^56, mul < 2^126, 64 <= j < 192. */
@@ -487,7 +398,6 @@ size_t fmi_format_double(char *buf, double v)
             return layout(buf, negative, u, 0);
         }
     }
-    need_tables();
     uint64_t digits;
     int exp;
     shortest(ieee_m, ieee_e, 52, 1023, &digits, &exp);
@@ -512,7 +422,6 @@ static size_t format_float(char *buf, float v)
         *p = '\0';
         return (size_t)(p - buf);
     }
-    need_tables();
     uint64_t digits;
     int exp;
     shortest(ieee_m, ieee_e, 23, 127, &digits, &exp);

@@ -11,12 +11,14 @@
  */
 #include "init.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <grp.h>
@@ -145,6 +147,54 @@ static int drop_capabilities(void)
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
+#ifndef SANDBOX_ASAN
+/* Address space the ELF image open on `fd` maps (its PT_LOAD segments,
+ * page-rounded); 0 when it cannot tell. */
+static uint64_t image_bytes(int fd)
+{
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[32];
+    uint64_t sum = 0;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof ph[0] || eh.e_phnum > 32)
+        return 0;
+    size_t len = (size_t)eh.e_phnum * sizeof ph[0];
+    if (pread(fd, ph, len, (off_t)eh.e_phoff) != (ssize_t)len)
+        return 0;
+    for (int i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD)
+            sum += ((ph[i].p_vaddr % 4096) + ph[i].p_memsz + 4095) / 4096 * 4096;
+    return sum;
+}
+
+/* The runner (its libraries linked in statically, ICU's data too) needs
+ * its image and at least libc beside it: under a lower RLIMIT_AS the
+ * kernel's execve would fail past its point of no return and leave only a
+ * SIGSEGV. Say what it is instead, as the runner would (exit code 3). */
+static void check_image_fits(const sandbox__child *c, int exe)
+{
+    uint64_t need = image_bytes(exe);
+    if (c->limits.memory_limit && need && c->limits.memory_limit < need + (1u << 20)) {
+        char buf[256];
+        int n = snprintf(buf, sizeof buf,
+                         "@status nomem 0 the memory limit is below the %llu bytes the runner itself maps\n",
+                         (unsigned long long)need + (1u << 20));
+        if (n > 0) {
+            ssize_t w = write(4, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+            (void)w;
+        }
+        _exit(3);
+    }
+}
+#else
+/* No RLIMIT_AS under ASan (and the runner is dynamic there). */
+static void check_image_fits(const sandbox__child *c, int exe)
+{
+    (void)c;
+    (void)exe;
+}
+#endif
+
 /* The runner child: fd 0 /dev/null, 1 and 2 and 4 the log pipe, 3 the
  * result pipe; limits; then execve. Never returns. */
 static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int ctl_w)
@@ -176,6 +226,7 @@ static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int c
     /* Pool mode: these are the pool's ceilings; the runner lowers them to
      * the job's limits once it has its job (sandbox__pool_receive). */
     sandbox__apply_rlimits(&c->limits);
+    check_image_fits(c, exe);
     if (c->isolate && drop_capabilities() != 0)
         die(&cc, "dropping capabilities", NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)

@@ -1,5 +1,5 @@
 /*
- * policy.h - the runner's seccomp allow-list (libseccomp).
+ * policy.h - the runner's seccomp allow-list (compiled at build time).
  *
  * Installed by fmugw-runner after it has parsed its arguments and the
  * model description and before any FMU code is loaded. Everything not on

@@ -330,8 +330,9 @@ static void test_memory_limit(void **state)
 #endif
     job_fixture fx;
     sandbox_job job;
-    /* Below what the runner needs to map its libraries (libxml2 pulls in
-     * ICU's 30 MB data): the loader's mmap fails. */
+    /* Below what the runner needs to map itself or its libraries (ICU's
+     * 30 MB data, linked in or loaded): the runner child's check before
+     * execve (static runner) or the loader's mmap (dynamic) fails. */
     fixture_init(&fx, &job, BB2, "--stop-time", "1", NULL);
     job.limits.memory_limit = 24u << 20;
     sandbox_report rep = run_job(&job, 0);
