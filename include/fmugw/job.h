@@ -97,7 +97,10 @@ FMUGW_EXTERN(int) fmugw_job_status_get(fmugw_job_status *out, fmugw_client *c, c
  * @param c the client.
  * @param job_id the job.
  * @param timeout_s give up after this many seconds (0: wait forever).
- * @param cb called after every poll, may be NULL.
+ * @param cb called after every poll, may be NULL. With a callback, a running
+ *        job is polled every second so that `progress` moves (a progress
+ *        change alone does not end the server's long poll); without one,
+ *        only state changes wake the wait.
  * @param ud passed to `cb`.
  * @return 0 when the job succeeded, FMUGW_CLIENT_EJOBFAILED when it failed,
  *         was canceled or timed out (message from the server),

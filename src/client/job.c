@@ -208,7 +208,9 @@ FMUGW_EXTERN(int) fmugw_job_wait(fmugw_job_status *out, fmugw_client *c, const c
     double deadline = client__now() + timeout_s;
     memset(out, 0, sizeof *out);
     for (;;) {
-        int wait_s = WAIT_POLL_S;
+        /* A running job's progress does not end a long poll: a caller that
+         * shows it asks again every second. */
+        int wait_s = cb && !strcmp(out->status, "running") ? 1 : WAIT_POLL_S;
         if (timeout_s > 0) {
             double left = deadline - client__now();
             if (left <= 0)
