@@ -57,17 +57,7 @@ static double median(double *v, size_t n)
 
 static int token(cred *c)
 {
-    char h[256];
-    snprintf(h, sizeof h, "X-API-Key: %s", c->key);
-    const char *hs[] = { h, NULL };
-    gw_response r;
-    if (gw_request(&G, &r, "POST", "/auth/token", NULL, 0, hs) != 0 || r.status != 200)
-        return -1;
-    json_t *j = gw_json(&r);
-    snprintf(c->token, sizeof c->token, "%s", json_string_value(json_object_get(j, "access_token")));
-    json_decref(j);
-    gw_response_free(&r);
-    return 0;
+    return gw_token(&G, c->key, c->token, sizeof c->token);
 }
 
 static int account(cred *c, int i)

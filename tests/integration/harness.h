@@ -370,4 +370,26 @@ static void gw_response_free(gw_response *r)
     memset(r, 0, sizeof *r);
 }
 
+/* POST /auth/token with `api_key`: the access token into out (cap bytes).
+ * 0, or -1 (the answer's status and body on stderr). */
+static __attribute__((unused)) int gw_token(const gw *g, const char *api_key, char *out, size_t cap)
+{
+    char h[256];
+    snprintf(h, sizeof h, "X-API-Key: %s", api_key);
+    const char *hs[] = { h, NULL };
+    gw_response r;
+    out[0] = '\0';
+    if (gw_request(g, &r, "POST", "/auth/token", NULL, 0, hs) != 0 || r.status != 200) {
+        fprintf(stderr, "token: %ld %s\n", r.status, r.body ? r.body : "");
+        gw_response_free(&r);
+        return -1;
+    }
+    json_t *j = gw_json(&r);
+    const char *t = json_string_value(json_object_get(j, "access_token"));
+    snprintf(out, cap, "%s", t ? t : "");
+    json_decref(j);
+    gw_response_free(&r);
+    return out[0] ? 0 : -1;
+}
+
 #endif

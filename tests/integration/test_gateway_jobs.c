@@ -73,20 +73,7 @@ static char *slurp(const char *path, size_t *len)
 
 static int get_token(const gw *g, cred *c)
 {
-    char h[256];
-    snprintf(h, sizeof h, "X-API-Key: %s", c->key);
-    const char *hs[] = { h, NULL };
-    gw_response r;
-    if (gw_request(g, &r, "POST", "/auth/token", NULL, 0, hs) != 0 || r.status != 200) {
-        fprintf(stderr, "token: %ld %s\n", r.status, r.body);
-        gw_response_free(&r);
-        return -1;
-    }
-    json_t *j = gw_json(&r);
-    snprintf(c->token, sizeof c->token, "%s", json_string_value(json_object_get(j, "access_token")));
-    json_decref(j);
-    gw_response_free(&r);
-    return c->token[0] ? 0 : -1;
+    return gw_token(g, c->key, c->token, sizeof c->token);
 }
 
 static int admin_cmd(const gw *g, const char *args, char *out, size_t size)
