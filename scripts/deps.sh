@@ -2,6 +2,9 @@
 # Installs what FMU Gateway needs to build, test and run: the Debian 12
 # packages, Node.js (the API contract tests) and the Node tools pinned in
 # tools/package-lock.json. `deps.sh --bench` also installs wrk (make bench).
+# The static archives of libicu-dev, liblzma-dev, zlib1g-dev and
+# libstdc++-12-dev let fmugw-runner link libxml2 statically (src/CMakeLists.txt;
+# without them it links dynamically and starts slower).
 # Idempotent and fast when done: apt runs (`apt-get update` once, no
 # recommends) only for missing packages, `npm ci` only when tools/node_modules
 # is missing or older than the lock file.
@@ -14,6 +17,7 @@ PACKAGES="
   libzip-dev libxml2-dev libsundials-dev libcmocka-dev
   libjansson-dev libssl-dev libseccomp-dev
   libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev
+  libicu-dev liblzma-dev zlib1g-dev libstdc++-12-dev
   python3 python3-venv
 "
 for arg in "$@"; do
