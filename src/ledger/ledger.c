@@ -46,28 +46,27 @@ static int make_key(char out[KEY_MAX], const char *prefix, const char *id)
     return 0;
 }
 
-/* Sum of credits minus debits of one book account. */
+/* Credits minus debits of one book account: its running balance
+ * (ledger_books, kept with every entry; ledger_check proves it equals the
+ * sum over the entries). */
 static int book_balance(db_conn *c, const char *book, int64_t *out)
 {
     db_stmt *st = NULL;
-    int64_t in = 0, outgo = 0;
-    int rc = db_query(&st, c, "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE credit = $1", "t", book);
-    if (rc == 0 && (rc = db_step(st)) == 1) {
-        in = db_column_int64(st, 0);
-        rc = 0;
-    }
+    *out = 0;
+    int rc = db_query(&st, c, "SELECT balance FROM ledger_books WHERE book = $1", "t", book);
+    if (rc == 0 && (rc = db_step(st)) == 1)
+        *out = db_column_int64(st, 0);
     db_finalize(st);
-    st = NULL;
-    if (rc != 0)
-        return rc;
-    rc = db_query(&st, c, "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE debit = $1", "t", book);
-    if (rc == 0 && (rc = db_step(st)) == 1) {
-        outgo = db_column_int64(st, 0);
-        rc = 0;
-    }
-    db_finalize(st);
-    *out = in - outgo;
-    return rc;
+    return rc < 0 ? rc : 0;
+}
+
+/* Adds `delta` to the running balance of `book`. */
+static int book_add(db_conn *c, const char *book, int64_t delta)
+{
+    return db_execp(NULL, c,
+                    "INSERT INTO ledger_books (book, balance) VALUES ($1, $2)"
+                    " ON CONFLICT (book) DO UPDATE SET balance = ledger_books.balance + excluded.balance",
+                    "ti", book, delta);
 }
 
 /* 1 when a row answers `sql` (bound to one text), 0 when none. */
@@ -123,6 +122,8 @@ static int leg_add(legs *l, const char *kind, const char *debit, const char *cre
                   " job_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                   "iititttittt", l->seq, l->at, l->op_key, (int64_t)l->leg, kind, debit, credit, amount,
                   l->account_id, l->job_id, detail);
+    if (rc == 0 && (rc = book_add(l->c, credit, amount)) == 0)
+        rc = book_add(l->c, debit, -amount);
     if (rc == 0) {
         l->seq++;
         l->leg++;
@@ -544,6 +545,16 @@ int ledger_check(db_conn *c)
                          "a job settled or released more than once")) != 0)
         return rc;
     if ((rc = check_books(c)) != 0 || (rc = check_ops(c)) != 0 || (rc = check_jobs(c)) != 0)
+        return rc;
+    /* The running balances are the sums of the entries, book by book. */
+    if ((rc = check_none(c,
+                         "SELECT d.book FROM (SELECT book, SUM(x) AS s FROM ("
+                         "  SELECT credit AS book, amount AS x FROM ledger_entries"
+                         "  UNION ALL SELECT debit AS book, -amount AS x FROM ledger_entries) t GROUP BY book) d"
+                         " LEFT JOIN ledger_books b ON b.book = d.book WHERE COALESCE(b.balance, 0) <> d.s"
+                         " UNION ALL SELECT b.book FROM ledger_books b WHERE b.balance <> 0 AND NOT EXISTS"
+                         " (SELECT 1 FROM ledger_entries e WHERE e.credit = b.book OR e.debit = b.book)",
+                         "a running balance differs from the sum of its entries")) != 0)
         return rc;
     return 0;
 }

@@ -17,7 +17,10 @@
  * account, amount > 0, kind, job id, idempotency key, detail). Entries are
  * never updated or deleted; a balance is the sum of credits minus debits of
  * an account, so the sum over all accounts is zero by construction, and
- * ledger_check() proves it from the rows.
+ * ledger_check() proves it from the rows. So that reading a balance does
+ * not cost a scan of the account's whole history, each book's running
+ * balance is kept in ledger_books, updated in the transaction of every
+ * entry; ledger_check() also proves each equals the sum of its entries.
  *
  * Exactly once: every operation carries an idempotency key with a UNIQUE
  * constraint ("grant:<account>:<cycle>", "reserve:<job>", "settle:<job>",

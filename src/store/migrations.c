@@ -23,6 +23,8 @@
  * Migration 6: index jobs (account_id, status): the per-account counts of
  *   queued and running jobs (admission, the fair claim) no longer read
  *   every job the account ever ran.
+ * Migration 7: ledger_books, the running balance of every book account,
+ *   filled from the entries (src/ledger/ledger.h).
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -210,6 +212,15 @@ static const migration migrations[] = {
     {5, "jobs.progress_ppm",
      "ALTER TABLE jobs ADD COLUMN progress_ppm BIGINT NOT NULL DEFAULT 0;"},
     {6, "jobs_account_status", "CREATE INDEX jobs_account_status ON jobs (account_id, status);"},
+    {7, "ledger_books",
+     "CREATE TABLE ledger_books ("
+     "  book TEXT PRIMARY KEY,"
+     "  balance BIGINT NOT NULL"
+     ");"
+     "INSERT INTO ledger_books (book, balance)"
+     " SELECT book, SUM(x) FROM ("
+     "  SELECT credit AS book, amount AS x FROM ledger_entries"
+     "  UNION ALL SELECT debit AS book, -amount AS x FROM ledger_entries) t GROUP BY book;"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

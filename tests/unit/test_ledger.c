@@ -504,6 +504,17 @@ static void test_check_other_corruptions(void **state)
     corrupt_and_check(f, sql, "");
     assert_int_equal(db_exec(f->c, "DELETE FROM ledger_entries WHERE seq = 1000"), 0);
     assert_int_equal(ledger_check(f->c), 0);
+    /* A running balance that is not the sum of its entries (a balance is
+     * read from ledger_books), and one for a book without entries. */
+    snprintf(sql, sizeof sql, "UPDATE ledger_books SET balance = balance + 1 WHERE book = 'user:%s:available'",
+             f->free_acct->id);
+    corrupt_and_check(f, sql, "running balance differs");
+    snprintf(sql, sizeof sql, "UPDATE ledger_books SET balance = balance - 1 WHERE book = 'user:%s:available'",
+             f->free_acct->id);
+    assert_int_equal(db_exec(f->c, sql), 0);
+    corrupt_and_check(f, "INSERT INTO ledger_books VALUES ('user:ghost:available', 5)", "running balance differs");
+    assert_int_equal(db_exec(f->c, "DELETE FROM ledger_books WHERE book = 'user:ghost:available'"), 0);
+    assert_int_equal(ledger_check(f->c), 0);
 }
 
 /* Migration 3 folds the interim credit grants (whole credits) in. */
@@ -512,9 +523,10 @@ static void test_migration_fold(void **state)
     fixture *f = *state;
     const char *a = f->free_acct->id;
     char sql[1024];
-    /* Back to "before migration 3" with two interim grants. */
-    assert_int_equal(db_exec(f->c, "DROP TABLE ledger_entries; DROP TABLE ledger_ops;"
-                                   "DELETE FROM schema_migrations WHERE version = 3"),
+    /* Back to "before migration 3" with two interim grants (and before
+     * migration 7, which fills the running balances from the entries). */
+    assert_int_equal(db_exec(f->c, "DROP TABLE ledger_entries; DROP TABLE ledger_ops; DROP TABLE ledger_books;"
+                                   "DELETE FROM schema_migrations WHERE version IN (3, 7)"),
                      0);
     snprintf(sql, sizeof sql,
              "INSERT INTO credit_grants VALUES ('cg_1', '%s', 70, 10, 'start');"
