@@ -66,10 +66,13 @@ int64_t job__cycle_usage(db_conn *c, const char *account_id)
     return charged > 0 ? charged : 0;
 }
 
-void job__notify_changed(job_system *js)
+void job__notify_changed(job_system *js, const char *job_id)
 {
     pthread_mutex_lock(&js->mu);
     js->version++;
+    size_t slot = js->version % JOB_CHANGE_RING;
+    js->changes[slot].version = js->version;
+    snprintf(js->changes[slot].job_id, sizeof js->changes[slot].job_id, "%s", job_id ? job_id : "");
     pthread_cond_broadcast(&js->changed);
     pthread_cond_broadcast(&js->work); /* a finished job frees a concurrency slot */
     pthread_mutex_unlock(&js->mu);
@@ -921,7 +924,7 @@ int job_submit(job_answer *out, job_system *js, const principal *who, json_t *bo
         pthread_cond_signal(&js->work);
         pthread_mutex_unlock(&js->mu);
     }
-    job__notify_changed(js);
+    job__notify_changed(js, t.job_id);
 out:
     if (c)
         db_pool_release(js->db, c);
@@ -956,6 +959,23 @@ static int status_once(json_t **out, char status[16], job_system *js, const char
     return rc;
 }
 
+/* True if job `job_id` may have changed since version `since` (js->mu
+ * held): a change of that job or of an unknown one is in the ring, or the
+ * ring no longer reaches back that far. */
+static bool changed_since(const job_system *js, uint64_t since, const char *job_id)
+{
+    if (js->version == since)
+        return false;
+    if (js->version - since >= JOB_CHANGE_RING)
+        return true;
+    for (uint64_t k = since + 1; k <= js->version; k++) {
+        const char *id = js->changes[k % JOB_CHANGE_RING].job_id;
+        if (js->changes[k % JOB_CHANGE_RING].version != k || !id[0] || !strcmp(id, job_id))
+            return true;
+    }
+    return false;
+}
+
 int job_status(json_t **out, job_system *js, const char *account_id, const char *job_id, double wait_s,
                const char *known_status)
 {
@@ -981,7 +1001,7 @@ int job_status(json_t **out, job_system *js, const char *account_id, const char 
         uint64_t v = js->version;
         int64_t until = now + 250 < deadline ? now + 250 : deadline;
         struct timespec ts = { (time_t)(until / 1000), (long)(until % 1000) * 1000000L };
-        while (js->version == v && !js->stopping &&
+        while (!js->stopping && !changed_since(js, v, job_id) &&
                pthread_cond_timedwait(&js->changed, &js->mu, &ts) != ETIMEDOUT)
             ;
         bool stopping = js->stopping;
@@ -1037,7 +1057,7 @@ int job_cancel(json_t **out, job_system *js, const char *account_id, const char 
     if (t.changed) {
         db_pool_release(js->db, c);
         c = NULL;
-        job__notify_changed(js);
+        job__notify_changed(js, job_id);
         rc = status_once(out, status, js, account_id, job_id);
         goto out;
     }

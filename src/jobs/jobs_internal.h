@@ -40,6 +40,8 @@ typedef struct {
 #define JOB_UNPACKED_MAX 32
 #define JOB_UNPACKED_IDLE_S 120
 
+#define JOB_CHANGE_RING 256
+
 struct job_system {
     app *a;
     char owner[128];          /* lease owner: "<host>:<pid>:<random>" */
@@ -65,6 +67,13 @@ struct job_system {
     bool monitor_stop;        /* set after the workers ended */
     pthread_cond_t monitor_wake;  /* wakes the monitor to stop */
     uint64_t version;         /* bumped on every state change */
+    /* Which job each of the last JOB_CHANGE_RING versions changed, so that
+     * a status long-poll wakes on its own job, not on every job
+     * (job__notify_changed; "" = unknown: every waiter looks). */
+    struct {
+        uint64_t version;
+        char job_id[JOB_ID_MAX];
+    } changes[JOB_CHANGE_RING];
     bool stopping;
     job_slot *slots;          /* one per worker */
 };
@@ -135,8 +144,8 @@ struct job_worker_arg {
 
 /* ---- jobs.c, for worker.c ---- */
 
-/** Wakes status waiters (a job changed state). */
-void job__notify_changed(job_system *js);
+/** Wakes status waiters: job `job_id` (NULL: unknown) changed state. */
+void job__notify_changed(job_system *js, const char *job_id);
 
 /** True if an error class is caused by the FMU (charged for its use). */
 bool job__class_charged(const char *error_class);

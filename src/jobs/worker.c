@@ -513,7 +513,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     slot->span = job->span;
     slot->progress = slot->progress_written = slot->progress_written_ms = 0;
     pthread_mutex_unlock(&js->mu);
-    job__notify_changed(js);
+    job__notify_changed(js, job->id);
 
     if (asprintf(&dir, "%s/%s", js->work_dir, job->id) < 0) {
         dir = NULL;
@@ -708,7 +708,7 @@ finish:
     slot->job_id[0] = '\0';
     slot->result_rfd = -1;
     pthread_mutex_unlock(&js->mu);
-    job__notify_changed(js);
+    job__notify_changed(js, job->id);
     if (sv[0] >= 0)
         close(sv[0]);
     if (sv[1] >= 0)

@@ -24,7 +24,9 @@
  *   queued and running jobs (admission, the fair claim) no longer read
  *   every job the account ever ran.
  * Migration 7: ledger_books, the running balance of every book account,
- *   filled from the entries (src/ledger/ledger.h).
+ *   filled from the entries (src/ledger/ledger.h); a covering index for
+ *   an account's settlements in a billing cycle (ledger_usage_total, read
+ *   at every admission and finish).
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -220,7 +222,8 @@ static const migration migrations[] = {
      "INSERT INTO ledger_books (book, balance)"
      " SELECT book, SUM(x) FROM ("
      "  SELECT credit AS book, amount AS x FROM ledger_entries"
-     "  UNION ALL SELECT debit AS book, -amount AS x FROM ledger_entries) t GROUP BY book;"},
+     "  UNION ALL SELECT debit AS book, -amount AS x FROM ledger_entries) t GROUP BY book;"
+     "CREATE INDEX ledger_ops_usage ON ledger_ops (account_id, kind, at, amount, overage);"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
