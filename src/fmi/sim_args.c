@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,22 @@ int fmi_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* getopt_long keeps its state in globals (optind, optarg, its position in
+ * a clustered option): parses of different threads (the daemon's job
+ * workers) take turns. */
+static pthread_mutex_t getopt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int parse_locked(fmi_sim_args *a, int argc, char **argv);
+
 int fmi_sim_args_parse(fmi_sim_args *a, int argc, char **argv)
+{
+    pthread_mutex_lock(&getopt_lock);
+    int rc = parse_locked(a, argc, argv);
+    pthread_mutex_unlock(&getopt_lock);
+    return rc;
+}
+
+static int parse_locked(fmi_sim_args *a, int argc, char **argv)
 {
     fmi_sim_options init = FMI_SIM_OPTIONS_INIT;
     memset(a, 0, sizeof *a);

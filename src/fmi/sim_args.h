@@ -44,7 +44,8 @@ typedef struct {
 /** Parses `argv[1..argc-1]` (argv[0] is the command name). On a bad
  *  command line returns FMUGW_EINVALID with a one-line message in
  *  fmugw_error_last() naming the option. *a is always initialized and must
- *  be freed with fmi_sim_args_free(). */
+ *  be freed with fmi_sim_args_free(). Thread-safe: the getopt state it
+ *  uses is global, so concurrent calls take turns. */
 int fmi_sim_args_parse(fmi_sim_args *a, int argc, char **argv);
 
 /** Writes the simulation part of `a` (not output path, sandbox or quiet
