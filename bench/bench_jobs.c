@@ -9,7 +9,10 @@
  *      job is checked to be settled exactly once (ledger_check and each
  *      job's charge from the ledger);
  *   3. a job of >= 1 s CPU (Dahlquist ME, Euler, 1e7 steps) end to end vs
- *      `fmugw sim`; goal within 1.05x.
+ *      `fmugw sim`, 5 runs interleaved; goal within 1.05x, judged on the
+ *      median of the paired ratios (each API run against the `fmugw sim`
+ *      run right after it); each run also shows the job's own wall time in
+ *      its sandbox, so what the API adds around it is visible.
  *
  * usage: bench_jobs FMUGWD FMUGW FMU_DIR [LATENCY_RUNS] [TINY_JOBS_PER_CLIENT]
  */
@@ -342,8 +345,9 @@ int main(int argc, char **argv)
     }
 
     /* 3. a CPU-bound job */
-    double big_api[3], big_cli[3];
-    for (int i = 0; i < 3; i++) {
+#define BIG_RUNS 5
+    double big_api[BIG_RUNS], big_cli[BIG_RUNS], big_wall[BIG_RUNS];
+    for (int i = 0; i < BIG_RUNS; i++) {
         char body[512], args[900];
         snprintf(body, sizeof body,
                  "{\"fmu_id\":\"%s\",\"interface\":\"me\",\"solver\":\"euler\",\"step_size\":1e-7,\"stop_time\":1,"
@@ -360,12 +364,29 @@ int main(int argc, char **argv)
             fprintf(stderr, "CPU job failed\n");
             goto out;
         }
+        char spath[256];
+        long sst = 0;
+        snprintf(spath, sizeof spath, "/fmu/status/%s", id);
+        json_t *sj = call(&admin, "GET", spath, NULL, &sst);
+        big_wall[i] = json_number_value(json_object_get(json_object_get(sj, "metering"), "wall_ms"));
+        json_decref(sj);
         free(id);
     }
-    double ba = median(big_api, 3), bc = median(big_cli, 3);
-    printf("CPU-bound job, Dahlquist FMI 2 ME Euler 1e7 steps, 3 runs:\n");
-    printf("  API end to end  median %8.1f ms\n  fmugw sim       median %8.1f ms\n  ratio x%.3f (goal <= 1.05)\n", ba,
+    double pair[BIG_RUNS];
+    for (int i = 0; i < BIG_RUNS; i++)
+        pair[i] = big_api[i] / big_cli[i];
+    printf("CPU-bound job, Dahlquist FMI 2 ME Euler 1e7 steps, %d runs, interleaved:\n", BIG_RUNS);
+    printf("  each run (API [the job's own wall time in its sandbox] / fmugw sim, ms):");
+    for (int i = 0; i < BIG_RUNS; i++)
+        printf(" %.0f [%.0f] / %.0f", big_api[i], big_wall[i], big_cli[i]);
+    printf("\n");
+    double ba = median(big_api, BIG_RUNS), bc = median(big_cli, BIG_RUNS);
+    printf("  API end to end  median %8.1f ms\n  fmugw sim       median %8.1f ms\n  ratio of the medians x%.3f\n", ba,
            bc, ba / bc);
+    /* Each API run is paired with the `fmugw sim` run right after it: the
+     * median of the pairs' ratios is less moved by a slow spell of the
+     * machine than the ratio of the medians. */
+    printf("  median of the paired ratios x%.3f (goal <= 1.05)\n", median(pair, BIG_RUNS));
     rc = 0;
 out:
     gw_stop(&G);
