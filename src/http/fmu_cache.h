@@ -39,7 +39,7 @@ bool fmu_cache_get(const char *account_id, const char *fmu_id, uint64_t epoch, i
 void fmu_cache_put(const char *account_id, const char *fmu_id, uint64_t epoch, int64_t now_ms, const char *body,
                    size_t len);
 
-/** Drops every entry (tests, shutdown). */
+/** Drops every entry (app_free at shutdown). */
 void fmu_cache_clear(void);
 
 #endif

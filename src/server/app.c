@@ -18,6 +18,7 @@
 
 #include "auth/apikey.h"
 #include "auth/auth_cache.h"
+#include "http/fmu_cache.h"
 #include "http/log.h"
 #include "ledger/ledger.h"
 #include "ledger/pricing.h"
@@ -808,6 +809,7 @@ void app_free(app *a)
     abuse_counter_free(a->auth_failures);
     abuse_counter_free(a->upload_rejects);
     auth_cache_free(a->auth_cache);
+    fmu_cache_clear(); /* the GET /fmu/{id} bodies (process-wide) */
     free(a->tmp_dir);
     pricing_free(a->pricing);
     crypto_wipe(a->pepper, sizeof a->pepper);
