@@ -76,6 +76,10 @@ struct job_system {
     } changes[JOB_CHANGE_RING];
     bool stopping;
     job_slot *slots;          /* one per worker */
+    void (*on_change)(void *); /* called (js->mu held) after every change */
+    void *on_change_ud;
+    struct job_watch_count *watch_counts; /* open watches per account (watch.c) */
+    size_t n_watch_counts, cap_watch_counts;
 };
 
 /* ---- request.c ---- */
@@ -108,8 +112,13 @@ int job__runner_argv(char ***out, const char *request_json, bool has_inputs);
  *  bulk discount's input); 0 when unknown. */
 int64_t job__cycle_usage(db_conn *c, const char *account_id);
 
-/** Helpers shared by jobs.c and worker.c. */
+/** Helpers shared by jobs.c, watch.c and worker.c. */
 int64_t job__now_ms(void);
+bool job__finished_status(const char *s);
+/** One read of a job's status JSON (and its status word). */
+int job__status_once(json_t **out, char status[16], job_system *js, const char *account_id, const char *job_id);
+/** True if `job_id` may have changed since version `since` (js->mu held). */
+bool job__changed_since(const job_system *js, uint64_t since, const char *job_id);
 int job__new_id(char out[JOB_ID_MAX], const char *prefix);
 
 /* ---- worker.c ---- */

@@ -125,7 +125,7 @@ static int64_t scalar(fixture *f, const char *sql, const char *job_id)
 static char *status_of(fixture *f, const char *job_id, double *progress)
 {
     json_t *j = NULL;
-    assert_int_equal(job_status(&j, f->a.jobs, f->acct->id, job_id, 0, NULL), 0);
+    assert_int_equal(job_status(&j, f->a.jobs, f->acct->id, job_id), 0);
     char *s = strdup(json_string_value(json_object_get(j, "status")));
     if (progress)
         *progress = json_number_value(json_object_get(j, "progress"));
