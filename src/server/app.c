@@ -18,6 +18,7 @@
 
 #include "auth/apikey.h"
 #include "auth/auth_cache.h"
+#include "auth/failure_log.h"
 #include "http/fmu_cache.h"
 #include "http/log.h"
 #include "ledger/ledger.h"
@@ -756,6 +757,7 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
 
     if ((rc = ratelimit_new(&a->rate, 65536)) != 0 ||
         (rc = abuse_counter_new(&a->auth_failures, 10, 60.0, 65536)) != 0 ||
+        (rc = failure_log_new(&a->auth_failure_log, 4096)) != 0 ||
         (rc = abuse_counter_new(&a->upload_rejects, 5, 600.0, 65536)) != 0 ||
         (rc = auth_cache_new(&a->auth_cache, 4096)) != 0)
         goto out;
@@ -807,6 +809,7 @@ void app_free(app *a)
     jwt_keyring_free(a->jwt_keys);
     ratelimit_free(a->rate);
     abuse_counter_free(a->auth_failures);
+    failure_log_free(a->auth_failure_log);
     abuse_counter_free(a->upload_rejects);
     auth_cache_free(a->auth_cache);
     fmu_cache_clear(); /* the GET /fmu/{id} bodies (process-wide) */

@@ -105,6 +105,7 @@ typedef struct app {
     uint8_t url_key[32];
     ratelimit *rate;
     abuse_counter *auth_failures;  /* per key id: failed auths -> lock */
+    struct failure_log *auth_failure_log; /* per address: failure limit + audit aggregation */
     abuse_counter *upload_rejects; /* per key id: rejected uploads -> lock */
     char *tmp_dir;                 /* <data>/tmp */
     const char *jwt_issuer;        /* "fmugw" */
