@@ -369,6 +369,10 @@ int job_system_start(app *a, unsigned n_workers)
         return fmugw_error_set(FMUGW_EINVALID, "jobs: no pricing loaded");
     }
     js->a = a;
+    /* n_workers regular workers, and JOB_RESERVE_WORKERS more that only
+     * take the job of an account running nothing (worker.c: fairness). */
+    js->n_reserve = n_workers > 0 ? JOB_RESERVE_WORKERS : 0;
+    n_workers += js->n_reserve;
     js->n_workers = n_workers;
     pthread_mutex_init(&js->mu, NULL);
     pthread_cond_init(&js->work, NULL);
@@ -475,7 +479,8 @@ int job_system_start(app *a, unsigned n_workers)
     }
     js->sweeper_started = true;
     fmugw_log_json(FMUGW_LOG_INFO, "jobs started",
-                   json_pack("{s:i,s:b,s:I,s:I,s:s}", "workers", (int)n_workers, "sandbox_pool", js->pool != NULL,
+                   json_pack("{s:i,s:i,s:b,s:I,s:I,s:s}", "workers", (int)(n_workers - js->n_reserve), "reserve_workers",
+                             (int)js->n_reserve, "sandbox_pool", js->pool != NULL,
                              "recovered", (json_int_t)recovered, "results_purged", (json_int_t)purged, "owner",
                              js->owner));
     a->jobs = js;

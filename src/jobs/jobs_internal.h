@@ -41,6 +41,9 @@ typedef struct {
 #define JOB_UNPACKED_IDLE_S 120
 
 #define JOB_CHANGE_RING 256
+/* Workers beyond the configured count that only run the job of an account
+ * with nothing running (worker.c). */
+#define JOB_RESERVE_WORKERS 1
 
 struct job_system {
     app *a;
@@ -51,7 +54,8 @@ struct job_system {
     sandbox_pool *pool;       /* may be NULL: sandbox_run then */
     char *work_dir;           /* <data>/jobs: per-job private dirs and the pool's (emptied at start) */
     struct unpacked_cache *unpacked; /* <work_dir>/fmus: unpacked FMUs shared by jobs (unpacked.h) */
-    unsigned n_workers;
+    unsigned n_workers;       /* worker threads, the reserve ones included */
+    unsigned n_reserve;       /* the last n_reserve of them are reserve workers */
     unsigned n_started;       /* worker threads running */
     pthread_t *threads;
     job_worker_arg *args;

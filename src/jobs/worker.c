@@ -1,8 +1,11 @@
 /*
  * worker.c - one worker thread of the job system: claims a runnable job
- * (atomic UPDATE ... WHERE status = 'queued' RETURNING): the oldest of the
- * accounts with the fewest running jobs, so one tenant's backlog does not
- * starve the others,
+ * (atomic UPDATE ... WHERE status = 'queued' RETURNING): of the accounts
+ * with the fewest running jobs, the higher tier's, then the oldest, so one
+ * tenant's backlog does not starve the others. Reserve workers
+ * (JOB_RESERVE_WORKERS, on top of the configured count) claim only the job
+ * of an account that runs nothing: a tenant holding every regular worker
+ * with long jobs cannot make another tenant's job wait for them,
  * takes the unpacked FMU from the cache (unpacked.h: decrypted and
  * extracted once per stored blob, shared read-only by the jobs running it),
  * writes the inputs CSV, builds the runner argv from the stored settings,
@@ -70,6 +73,7 @@ typedef struct {
 typedef struct {
     const job_system *js;
     claimed *job;
+    bool reserve; /* a reserve worker */
     bool got;
 } claim_tx;
 
@@ -83,16 +87,21 @@ static int claim_fn(db_conn *c, void *ctx)
     free(j->request);
     free(j->inputs);
     memset(j, 0, sizeof *j);
+    /* Regular workers: the account with the fewest running jobs first,
+     * then the higher tier, then the oldest job. Reserve workers: only an
+     * account running nothing ($4 = 1). */
     int rc = db_query(&st, c,
                       "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2 + timeout_ms + $3, "
                       "started_at = $2, updated_at = $2, attempts = attempts + 1 "
                       "WHERE id = (SELECT q.id FROM (SELECT j.id, j.created_at, j.max_concurrent, "
+                      "    CASE j.tier WHEN 'enterprise' THEN 0 WHEN 'pro' THEN 1 ELSE 2 END AS rank, "
                       "    (SELECT COUNT(*) FROM jobs r WHERE r.account_id = j.account_id AND r.status = 'running') AS n "
                       "    FROM jobs j WHERE j.status = 'queued') q "
-                      "  WHERE q.n < q.max_concurrent ORDER BY q.n, q.created_at, q.id LIMIT 1) AND status = 'queued' "
+                      "  WHERE q.n < q.max_concurrent AND ($4 = 0 OR q.n = 0) "
+                      "  ORDER BY q.n, q.rank, q.created_at, q.id LIMIT 1) AND status = 'queued' "
                       "RETURNING id, account_id, fmu_id, tier, request, inputs_csv, timeout_ms, memory_limit, fmu_size, "
                       "credits_reserved",
-                      "tii", t->js->owner, now, (int64_t)JOB_LEASE_GRACE_S * 1000);
+                      "tiii", t->js->owner, now, (int64_t)JOB_LEASE_GRACE_S * 1000, (int64_t)t->reserve);
     if (rc != 0 || (rc = db_step(st)) <= 0)
         goto out;
     snprintf(j->id, sizeof j->id, "%s", db_column_text(st, 0));
@@ -745,7 +754,7 @@ void *job__worker_main(void *arg)
         if (stop)
             break;
         db_conn *c = NULL;
-        claim_tx t = { js, &job, false };
+        claim_tx t = { js, &job, wa->index >= js->n_workers - js->n_reserve, false };
         int rc = db_pool_acquire(&c, js->db);
         if (rc == 0) {
             rc = db_transact(c, claim_fn, &t);

@@ -199,6 +199,8 @@ int main(int argc, char **argv)
         .per_ip_connections = cfg->per_ip_connections,
         .max_body = cfg->max_body_bytes,
         .json_max_depth = cfg->json_max_depth,
+        .header_timeout_s = cfg->header_timeout_s,
+        .probe_reserve = cfg->probe_reserve,
         .before = app_before,
         .before_ud = a,
     };
