@@ -56,6 +56,7 @@ struct job_system {
     struct unpacked_cache *unpacked; /* <work_dir>/fmus: unpacked FMUs shared by jobs (unpacked.h) */
     unsigned n_workers;       /* worker threads, the reserve ones included */
     unsigned n_reserve;       /* the last n_reserve of them are reserve workers */
+    unsigned n_busy_regular;  /* regular workers running a job (js->mu) */
     unsigned n_started;       /* worker threads running */
     pthread_t *threads;
     job_worker_arg *args;

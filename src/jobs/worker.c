@@ -753,9 +753,17 @@ void *job__worker_main(void *arg)
         pthread_mutex_unlock(&js->mu);
         if (stop)
             break;
+        /* A reserve worker claims only while every regular worker is busy:
+         * an idle system's jobs go to the regular workers first. */
+        bool reserve = wa->index >= js->n_workers - js->n_reserve;
+        pthread_mutex_lock(&js->mu);
+        bool skip = reserve && js->n_busy_regular < js->n_workers - js->n_reserve;
+        pthread_mutex_unlock(&js->mu);
         db_conn *c = NULL;
-        claim_tx t = { js, &job, wa->index >= js->n_workers - js->n_reserve, false };
-        int rc = db_pool_acquire(&c, js->db);
+        claim_tx t = { js, &job, reserve, false };
+        int rc = skip ? 0 : db_pool_acquire(&c, js->db);
+        if (skip)
+            goto idle;
         if (rc == 0) {
             rc = db_transact(c, claim_fn, &t);
             db_pool_release(js->db, c);
@@ -763,9 +771,19 @@ void *job__worker_main(void *arg)
         if (rc != 0)
             fmugw_log_json(FMUGW_LOG_ERROR, "job claim failed", json_pack("{s:s}", "error", fmugw_error_last()));
         if (rc == 0 && t.got) {
+            pthread_mutex_lock(&js->mu);
+            if (!reserve)
+                js->n_busy_regular++;
+            pthread_mutex_unlock(&js->mu);
             run_job(js, slot, &job);
+            pthread_mutex_lock(&js->mu);
+            if (!reserve)
+                js->n_busy_regular--;
+            pthread_cond_broadcast(&js->work);
+            pthread_mutex_unlock(&js->mu);
             continue;
         }
+    idle:
         /* Nothing runnable: wait for a submit or a finished job in this
          * process, or poll again after a second (other processes). */
         pthread_mutex_lock(&js->mu);
