@@ -175,7 +175,8 @@ static uint32_t entry_for(failure_log *fl, const char *ip, const char *reason, i
     return slot;
 }
 
-void failure_log_note(failure_verdict *out, failure_log *fl, const char *ip, const char *reason, int64_t now_ms)
+void failure_log_note(failure_verdict *out, failure_log *fl, const char *ip, const char *reason, bool anonymous,
+                      int64_t now_ms)
 {
     ratelimit_result r;
     double now_s = (double)now_ms / 1000.0;
@@ -184,7 +185,8 @@ void failure_log_note(failure_verdict *out, failure_log *fl, const char *ip, con
         ip = "unknown";
 
     pthread_mutex_lock(&fl->mu);
-    if (ratelimit_check_at(&r, fl->per_ip, ip, FAILURE_RATE_PER_S, FAILURE_BURST, now_s) == FMUGW_ELIMIT) {
+    if (anonymous &&
+        ratelimit_check_at(&r, fl->per_ip, ip, FAILURE_RATE_PER_S, FAILURE_BURST, now_s) == FMUGW_ELIMIT) {
         out->throttled = true;
         out->retry_after = r.retry_after > 0 ? r.retry_after : 1;
     }

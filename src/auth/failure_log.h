@@ -6,10 +6,10 @@
  * A flood of requests with malformed or unknown keys used to write one
  * audit row each, thousands a second, slowing every tenant's writes. Now:
  *
- *   - Each address may fail FAILURE_RATE_PER_S times a second with a burst
- *     of FAILURE_BURST (GCRA, auth/ratelimit.h). Past that its failures are
- *     answered 429 with Retry-After; requests with valid credentials from
- *     the same address are not affected.
+ *   - Each address may fail anonymously (no known key) FAILURE_RATE_PER_S
+ *     times a second with a burst of FAILURE_BURST (GCRA, auth/ratelimit.h).
+ *     Past that those failures are answered 429 with Retry-After; requests
+ *     with valid credentials from the same address are not affected.
  *   - Failures are grouped by (address, reason) in windows of
  *     FAILURE_WINDOW_MS. The first failure of a window is audited on its
  *     own (as before: "auth.failure" with its reason, route and request id);
@@ -66,7 +66,11 @@ int failure_log_new(failure_log **out, size_t max_entries);
 void failure_log_free(failure_log *fl);
 
 /** Notes one failure of `reason` from `ip` at `now_ms` (a wall clock in
- *  ms) and says what to do with it. */
-void failure_log_note(failure_verdict *out, failure_log *fl, const char *ip, const char *reason, int64_t now_ms);
+ *  ms) and says what to do with it. Only `anonymous` failures (no known
+ *  key: missing, malformed or unknown keys, bad signed URLs) count toward
+ *  and are refused by the per-address limit; a known key's failures are
+ *  bounded by its abuse lock (ratelimit.h) instead. */
+void failure_log_note(failure_verdict *out, failure_log *fl, const char *ip, const char *reason, bool anonymous,
+                      int64_t now_ms);
 
 #endif

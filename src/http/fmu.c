@@ -349,7 +349,7 @@ static int finish_upload(http_request *req, upload_req *ur, int status, const ch
     return rc;
 }
 
-static int put_done(http_request *req, void *ud)
+static int put_done_work(http_request *req, void *ud)
 {
     (void)ud;
     upload_req *ur = http_request_user(req);
@@ -358,6 +358,12 @@ static int put_done(http_request *req, void *ud)
     char actor[80];
     snprintf(actor, sizeof actor, "%s", ur->account);
     return finish_upload(req, ur, 200, actor);
+}
+
+/* Validation reads and checks the whole FMU: not on a polling thread. */
+static int put_done(http_request *req, void *ud)
+{
+    return http_request_offload(req, put_done_work, ud, NULL);
 }
 
 /* ---- POST /fmu?name=NAME (one request) --------------------------------- */
@@ -420,7 +426,7 @@ static int small_body(http_request *req, const char *data, size_t len, void *ud)
     return 0;
 }
 
-static int small_done(http_request *req, void *ud)
+static int small_done_work(http_request *req, void *ud)
 {
     app *a = ud;
     upload_req *ur = http_request_user(req);
@@ -470,6 +476,11 @@ out:
     if (c)
         db_pool_release(a->db, c);
     return rc;
+}
+
+static int small_done(http_request *req, void *ud)
+{
+    return http_request_offload(req, small_done_work, ud, NULL);
 }
 
 /* ---- GET /fmu ---------------------------------------------------------------- */
@@ -657,7 +668,7 @@ static char *content_disposition(http_request *req, const char *name)
     return http_request_printf(req, "attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii, enc);
 }
 
-static int download(http_request *req, void *ud)
+static int download_work(http_request *req, void *ud)
 {
     app *a = ud;
     const char *id = http_request_param(req, "id");
@@ -713,6 +724,12 @@ out:
     store_fmu_free(f);
     db_pool_release(a->db, c);
     return rc;
+}
+
+/* Decrypting the whole blob first: not on a polling thread. */
+static int download(http_request *req, void *ud)
+{
+    return http_request_offload(req, download_work, ud, NULL);
 }
 
 /* ---- routes --------------------------------------------------------------- */

@@ -206,7 +206,7 @@ static void failure_ex(guard_db *g, http_request *req, const char *key_id, const
 {
     app *a = g->a;
     failure_verdict v;
-    failure_log_note(&v, a->auth_failure_log, http_request_client_ip(req), reason, now_ms());
+    failure_log_note(&v, a->auth_failure_log, http_request_client_ip(req), reason, key_id == NULL, now_ms());
     if (v.throttled)
         g->throttled_retry = v.retry_after;
     db_conn *c = (v.audit || v.n_summaries || (count && key_id)) ? gdb(g) : NULL;

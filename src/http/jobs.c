@@ -288,7 +288,7 @@ static int results_url(http_request *req, void *ud)
     return rc;
 }
 
-static int result_fetch(http_request *req, void *ud)
+static int result_fetch_work(http_request *req, void *ud)
 {
     app *a = ud;
     const char *id = http_request_param(req, "id");
@@ -325,6 +325,12 @@ static int result_fetch(http_request *req, void *ud)
                     http_request_printf(req, "attachment; filename=\"%s.%s\"", id, info.format));
     return http_respond_file(req, 200, !strcmp(info.format, "json") ? "application/json" : "text/csv; charset=utf-8", f,
                              info.size);
+}
+
+/* Decrypting the whole result first: not on a polling thread. */
+static int result_fetch(http_request *req, void *ud)
+{
+    return http_request_offload(req, result_fetch_work, ud, NULL);
 }
 
 /* ---- DELETE /account/data ------------------------------------------------------ */

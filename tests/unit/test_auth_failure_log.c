@@ -31,21 +31,21 @@ static void test_window_aggregates(void **state)
     assert_int_equal(failure_log_new(&fl, 64), 0);
     int64_t t = 1700000000000;
     /* the first failure of a window is audited, the next ones are counted */
-    failure_log_note(&v, fl, "10.0.0.1", "unknown_api_key", t);
+    failure_log_note(&v, fl, "10.0.0.1", "unknown_api_key", true, t);
     assert_true(v.audit);
     assert_false(v.throttled);
     for (int i = 1; i < 10; i++) {
-        failure_log_note(&v, fl, "10.0.0.1", "unknown_api_key", t + i * 300);
+        failure_log_note(&v, fl, "10.0.0.1", "unknown_api_key", true, t + i * 300);
         assert_false(v.audit);
         assert_false(v.throttled);
     }
     /* another reason, another address: their own windows */
-    failure_log_note(&v, fl, "10.0.0.1", "malformed_api_key", t + 100);
+    failure_log_note(&v, fl, "10.0.0.1", "malformed_api_key", true, t + 100);
     assert_true(v.audit);
-    failure_log_note(&v, fl, "10.0.0.2", "unknown_api_key", t + 100);
+    failure_log_note(&v, fl, "10.0.0.2", "unknown_api_key", true, t + 100);
     assert_true(v.audit);
     /* after the window: a summary of the 9 counted, and a new window */
-    failure_log_note(&v, fl, "10.0.0.3", "missing_api_key", t + FAILURE_WINDOW_MS + 1);
+    failure_log_note(&v, fl, "10.0.0.3", "missing_api_key", true, t + FAILURE_WINDOW_MS + 1);
     assert_true(v.audit);
     const failure_summary *s = find(&v, "10.0.0.1", "unknown_api_key");
     assert_non_null(s);
@@ -53,7 +53,7 @@ static void test_window_aggregates(void **state)
     assert_int_equal(s->first_ms, t + 300);
     assert_int_equal(s->last_ms, t + 9 * 300);
     assert_null(find(&v, "10.0.0.1", "malformed_api_key")); /* nothing counted there */
-    failure_log_note(&v, fl, "10.0.0.1", "unknown_api_key", t + FAILURE_WINDOW_MS + 2);
+    failure_log_note(&v, fl, "10.0.0.1", "unknown_api_key", true, t + FAILURE_WINDOW_MS + 2);
     assert_true(v.audit);
     assert_int_equal(v.n_summaries, 0); /* summarised once */
     failure_log_free(fl);
@@ -67,18 +67,21 @@ static void test_per_address_limit(void **state)
     assert_int_equal(failure_log_new(&fl, 64), 0);
     int64_t t = 1700000000000;
     for (int i = 0; i < FAILURE_BURST; i++) {
-        failure_log_note(&v, fl, "10.0.0.9", "unknown_api_key", t);
+        failure_log_note(&v, fl, "10.0.0.9", "unknown_api_key", true, t);
         assert_false(v.throttled);
     }
-    failure_log_note(&v, fl, "10.0.0.9", "unknown_api_key", t);
+    failure_log_note(&v, fl, "10.0.0.9", "unknown_api_key", true, t);
     assert_true(v.throttled);
     assert_true(v.retry_after >= 1);
     assert_false(v.audit);
+    /* a known key's failures are not throttled (its abuse lock bounds them) */
+    failure_log_note(&v, fl, "10.0.0.9", "token_bad_signature", false, t);
+    assert_false(v.throttled);
     /* another address is not affected */
-    failure_log_note(&v, fl, "10.0.0.10", "unknown_api_key", t);
+    failure_log_note(&v, fl, "10.0.0.10", "unknown_api_key", true, t);
     assert_false(v.throttled);
     /* the limit refills at FAILURE_RATE_PER_S */
-    failure_log_note(&v, fl, "10.0.0.9", "unknown_api_key", t + 1000);
+    failure_log_note(&v, fl, "10.0.0.9", "unknown_api_key", true, t + 1000);
     assert_false(v.throttled);
     failure_log_free(fl);
 }
@@ -96,12 +99,12 @@ static void test_audit_budget_and_overflow(void **state)
     for (int i = 0; i < FAILURE_AUDIT_BURST + 50; i++) {
         char ip[32];
         snprintf(ip, sizeof ip, "10.1.%d.%d", i / 250, i % 250);
-        failure_log_note(&v, fl, ip, "unknown_api_key", t);
+        failure_log_note(&v, fl, ip, "unknown_api_key", true, t);
         audited += v.audit;
     }
     assert_int_equal(audited, FAILURE_AUDIT_BURST);
     /* the table held CAP windows; the dropped ones' counts are in the overflow */
-    failure_log_note(&v, fl, "10.9.9.9", "unknown_api_key", t + FAILURE_WINDOW_MS + 1);
+    failure_log_note(&v, fl, "10.9.9.9", "unknown_api_key", true, t + FAILURE_WINDOW_MS + 1);
     const failure_summary *o = find(&v, "*", "overflow");
     uint64_t counted = o ? o->count : 0;
     for (size_t i = 0; i < v.n_summaries; i++)
@@ -110,7 +113,7 @@ static void test_audit_budget_and_overflow(void **state)
     /* the 50 over budget were counted, none lost (the sweep hands out at most
      * FAILURE_SUMMARIES_MAX per call; the rest comes with the next calls) */
     for (int k = 1; k < 10; k++) {
-        failure_log_note(&v, fl, "10.9.9.9", "unknown_api_key", t + FAILURE_WINDOW_MS + 1 + k);
+        failure_log_note(&v, fl, "10.9.9.9", "unknown_api_key", true, t + FAILURE_WINDOW_MS + 1 + k);
         for (size_t i = 0; i < v.n_summaries; i++)
             counted += v.summaries[i].count;
     }
