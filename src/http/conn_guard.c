@@ -19,25 +19,51 @@
  * connection accepted while max_connections or more are open is a reserve
  * one: it gets RESERVE_HEADER_MS for its headers and may only ask for a
  * probe route (HTTP_ROUTE_PROBE); anything else is answered 503 and the
- * connection closed. A server full of slow or idle clients still answers
- * /healthz.
+ * connection closed. A reserve connection from an address that already
+ * holds RESERVE_PER_ADDRESS connections is cut at once: probes come one at
+ * a time, floods do not.
+ *
+ * Pressure: the server must never reach its hard limit, where the kernel's
+ * accept queue fills and every new client (a probe too) waits for SYN
+ * retransmits (1 s, 3 s, 7 s). While PRESSURE_PERCENT of max_connections
+ * or more are open, an address holding more than PRESSURE_PER_ADDRESS
+ * connections has its connections that still wait for headers cut after
+ * PRESSURE_HEADER_MS, and its new connections cut at once. Many slow
+ * clients from a few addresses then hold PRESSURE_PER_ADDRESS slots each,
+ * not the server.
  */
 #include "http/conn_guard.h"
 #include "http/server_internal.h"
 #include "util/error.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define RESERVE_HEADER_MS 2000
+#define RESERVE_PER_ADDRESS 2
+#define PRESSURE_PERCENT 75
+#define PRESSURE_PER_ADDRESS 8
+#define PRESSURE_HEADER_MS 1000
 #define REAP_EVERY_MS 250
+#define ADDR_BUCKETS 1024
+
+/* Open connections of one client address. */
+typedef struct addr_count {
+    char addr[48];
+    unsigned n;
+    struct addr_count *next;
+} addr_count;
 
 typedef struct tracked {
     int fd;               /* our dup of the connection's socket; -1 when none */
     int64_t deadline_ms;  /* headers due by; 0 = a request is being served */
+    int64_t waiting_since_ms; /* when it started waiting for headers */
+    addr_count *addr;     /* its address's counter (NULL: unknown address) */
     bool reserve;
     bool reaped;
     struct tracked *prev, *next;
@@ -47,6 +73,7 @@ struct http_conn_guard {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     tracked *list;
+    addr_count *addrs[ADDR_BUCKETS];
     unsigned open, max_connections;
     int64_t header_ms, keepalive_ms;
     uint64_t reaped;
@@ -60,6 +87,65 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* g->mu held. */
+static void cut(http_conn_guard *g, tracked *t)
+{
+    shutdown(t->fd, SHUT_RDWR);
+    t->reaped = true;
+    g->reaped++;
+}
+
+static unsigned addr_hash(const char *a)
+{
+    unsigned h = 2166136261u;
+    for (; *a; a++)
+        h = (h ^ (unsigned char)*a) * 16777619u;
+    return h % ADDR_BUCKETS;
+}
+
+/* g->mu held. The counter of `addr`, one more connection; NULL on OOM. */
+static addr_count *addr_take(http_conn_guard *g, const char *addr)
+{
+    unsigned h = addr_hash(addr);
+    addr_count *c = g->addrs[h];
+    while (c && strcmp(c->addr, addr) != 0)
+        c = c->next;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c)))
+            return NULL;
+        snprintf(c->addr, sizeof c->addr, "%s", addr);
+        c->next = g->addrs[h];
+        g->addrs[h] = c;
+    }
+    c->n++;
+    return c;
+}
+
+/* g->mu held. */
+static void addr_drop(http_conn_guard *g, addr_count *c)
+{
+    if (!c || --c->n > 0)
+        return;
+    addr_count **p = &g->addrs[addr_hash(c->addr)];
+    while (*p != c)
+        p = &(*p)->next;
+    *p = c->next;
+    free(c);
+}
+
+static void addr_text(char out[48], struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 48);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 48);
 }
 
 static void *reaper_main(void *arg)
@@ -76,12 +162,15 @@ static void *reaper_main(void *arg)
         }
         pthread_cond_timedwait(&g->cv, &g->mu, &ts);
         int64_t now = mono_ms();
+        bool pressure = g->open * 100 >= (uint64_t)g->max_connections * PRESSURE_PERCENT;
         for (tracked *t = g->list; t; t = t->next) {
-            if (t->deadline_ms && !t->reaped && now >= t->deadline_ms && t->fd >= 0) {
-                shutdown(t->fd, SHUT_RDWR);
-                t->reaped = true;
-                g->reaped++;
-            }
+            if (!t->deadline_ms || t->reaped || t->fd < 0)
+                continue;
+            bool due = now >= t->deadline_ms ||
+                       (pressure && t->addr && t->addr->n > PRESSURE_PER_ADDRESS &&
+                        now - t->waiting_since_ms >= PRESSURE_HEADER_MS);
+            if (due)
+                cut(g, t);
         }
     }
     pthread_mutex_unlock(&g->mu);
@@ -126,6 +215,12 @@ void http_conn_guard__free(http_conn_guard *g)
             close(t->fd);
         free(t);
     }
+    for (size_t i = 0; i < ADDR_BUCKETS; i++)
+        while (g->addrs[i]) {
+            addr_count *c = g->addrs[i];
+            g->addrs[i] = c->next;
+            free(c);
+        }
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
     free(g);
@@ -141,14 +236,23 @@ void http_conn_guard__notify(void *cls, struct MHD_Connection *conn, void **sock
             return; /* untracked: only the idle timeout applies */
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         t->fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        char addr[48];
+        addr_text(addr, conn);
+        int64_t now = mono_ms();
         pthread_mutex_lock(&g->mu);
         t->reserve = g->open >= g->max_connections;
-        t->deadline_ms = mono_ms() + (t->reserve ? RESERVE_HEADER_MS : g->header_ms);
+        t->waiting_since_ms = now;
+        t->deadline_ms = now + (t->reserve ? RESERVE_HEADER_MS : g->header_ms);
+        t->addr = addr[0] ? addr_take(g, addr) : NULL;
         t->next = g->list;
         if (g->list)
             g->list->prev = t;
         g->list = t;
         g->open++;
+        bool pressure = g->open * 100 >= (uint64_t)g->max_connections * PRESSURE_PERCENT;
+        unsigned held = t->addr ? t->addr->n : 0;
+        if (t->fd >= 0 && ((t->reserve && held > RESERVE_PER_ADDRESS) || (pressure && held > PRESSURE_PER_ADDRESS)))
+            cut(g, t); /* a flood, not a probe: the slot is free again at once */
         pthread_mutex_unlock(&g->mu);
         *socket_context = t;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -163,6 +267,7 @@ void http_conn_guard__notify(void *cls, struct MHD_Connection *conn, void **sock
             g->list = t->next;
         if (t->next)
             t->next->prev = t->prev;
+        addr_drop(g, t->addr);
         g->open--;
         pthread_mutex_unlock(&g->mu);
         if (t->fd >= 0)
@@ -196,7 +301,9 @@ void http_conn_guard__request_ends(http_conn_guard *g, struct MHD_Connection *co
         return;
     pthread_mutex_lock(&g->mu);
     /* A reserve connection stays one: it answers probes only. */
-    t->deadline_ms = mono_ms() + (t->reserve ? RESERVE_HEADER_MS : g->keepalive_ms);
+    int64_t now = mono_ms();
+    t->waiting_since_ms = now;
+    t->deadline_ms = now + (t->reserve ? RESERVE_HEADER_MS : g->keepalive_ms);
     pthread_mutex_unlock(&g->mu);
 }
 
