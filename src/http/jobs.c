@@ -335,7 +335,7 @@ static int result_fetch(http_request *req, void *ud)
 
 /* ---- DELETE /account/data ------------------------------------------------------ */
 
-static int purge(http_request *req, void *ud)
+static int purge_work(http_request *req, void *ud)
 {
     app *a = ud;
     const principal *who = who_or_401(req);
@@ -352,6 +352,12 @@ static int purge(http_request *req, void *ud)
     app_audit(a, NULL, actor_of(who), "account.purge", who->account_id, json_deep_copy(summary));
     json_object_set_new(summary, "ledger_entries_kept", json_true());
     return http_respond_json(req, 200, summary);
+}
+
+/* Deletes every result and FMU blob of the account: not on a polling thread. */
+static int purge(http_request *req, void *ud)
+{
+    return http_request_offload(req, purge_work, ud, NULL);
 }
 
 /* ---- routes --------------------------------------------------------------------- */
