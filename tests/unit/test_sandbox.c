@@ -5,7 +5,8 @@
  * hostile FMUs when built); and what a process inside sees: only lo, only
  * its own processes, an empty environment, none of the host's files. For
  * that last part this executable is its own probe: started as the "runner"
- * with argv[0] "sandbox-probe", it reports what it sees on fd 3.
+ * with argv[0] "sandbox-probe" (on its job channel), it reports what it
+ * sees on fd 3.
  * The pool (sandbox_pool_*): same bytes as sandbox_run, the outcomes
  * through it, no job sees another's files, free leaves no process.
  *
@@ -782,7 +783,9 @@ static void test_missing_init(void **state)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
+    /* started by sandbox_run() as a runner: the job's argv comes on fd 5 */
+    if (argc == 2 && !strcmp(argv[1], "--job-fd") && sandbox__pool_receive(5, false, &argc, &argv) != 0)
+        return 2;
     if (!strcmp(argv[0], "sandbox-probe"))
         return probe_main();
     setenv("FMUGW_TEST_SECRET", "should-not-be-seen", 1);
