@@ -245,6 +245,28 @@ static void test_fmu_error(void **state)
     fixture_free(&fx);
 }
 
+/* One argument of 300 KB (over execve's 128 KiB per argument): the
+ * runner gets its argv on the job channel, not through execve, so the job
+ * runs instead of failing to start. */
+static void test_large_args(void **state)
+{
+    (void)state;
+    size_t n = 300000;
+    char *big = malloc(n + 8);
+    assert_non_null(big);
+    memcpy(big, "h=1.", 4);
+    memset(big + 4, '0', n);
+    big[n + 4] = 0;
+    job_fixture fx;
+    sandbox_job job;
+    fixture_init(&fx, &job, BB2, "--stop-time", "0.1", "--start-value", big, NULL);
+    free(big);
+    sandbox_report rep = run_job(&job, 0);
+    if (rep.outcome != SANDBOX_FINISHED)
+        fail_msg("outcome %s: %s", sandbox_outcome_name(rep.outcome), rep.message);
+    fixture_free(&fx);
+}
+
 static void test_output_limit(void **state)
 {
     (void)state;
@@ -793,6 +815,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_same_bytes_three_ways),
         cmocka_unit_test(test_metering),
         cmocka_unit_test(test_fmu_error),
+        cmocka_unit_test(test_large_args),
         cmocka_unit_test(test_output_limit),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_cancel),
