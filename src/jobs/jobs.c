@@ -642,10 +642,12 @@ static int admit_fn(db_conn *c, void *ctx)
         pricing_usage u = { .fmu_bytes = (uint64_t)t->fmu->size, .stop_minus_start = t->req->span, .reused = true };
         amount = pricing_job_cost(a->pricing, t->tier, &u);
     } else {
-        /* priced at the limits exactly as stored and enforced (request.c) */
-        amount = pricing_job_worst_case(a->pricing, t->tier, (uint64_t)t->fmu->size, t->req->span,
-                                        (double)t->req->timeout_ms / 1000.0, t->req->memory_limit, false,
-                                        job__cycle_usage(c, t->who->account_id));
+        /* priced at the limits exactly as stored and enforced (request.c):
+         * wall time, memory, and the CPU the hard RLIMIT_CPU lets through */
+        amount = pricing_job_worst_case_cpu(a->pricing, t->tier, (uint64_t)t->fmu->size, t->req->span,
+                                            (double)t->req->timeout_ms / 1000.0,
+                                            t->req->cpu_limit_s + JOB_CPU_HARD_GRACE_S, t->req->memory_limit, false,
+                                            job__cycle_usage(c, t->who->account_id));
     }
     if (amount < 0)
         amount = 0;

@@ -20,6 +20,10 @@
 #define JOB_MIN_TIMEOUT_S 1.0       /* timeout_s below this is refused */
 #define JOB_MIN_CPU_LIMIT_S 1.0     /* cpu_limit_s too (RLIMIT_CPU counts whole seconds) */
 #define JOB_MIN_MEMORY_MB 16.0      /* memory_limit_mb below this is refused */
+/* The sandbox's RLIMIT_CPU: soft = the CPU limit in whole seconds (SIGXCPU),
+ * hard = soft + this (SIGKILL), docs/sandbox.md: the CPU a job can really
+ * use, and so what its reservation prices. */
+#define JOB_CPU_HARD_GRACE_S 1.0
 
 typedef struct job_worker_arg job_worker_arg;
 
