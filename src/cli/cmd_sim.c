@@ -5,6 +5,7 @@
 #include "fmi/fmu.h"
 #include "fmi/run.h"
 #include "fmi/sim_args.h"
+#include "fmi/sim_plan.h"
 #include "sandbox/sandbox.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -106,6 +107,13 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     sandbox_limits lim = SANDBOX_LIMITS_INIT;
 
     if ((rc = fmi_fmu_open(&fmu, a->fmu)))
+        goto out;
+    /* what the runner will refuse, refused here with the same rules */
+    fmi_sim_options so = a->sim;
+    fmi_sim_plan plan;
+    if (!a->iface_given && !fmu->model->interfaces[FMI_CS].present)
+        so.iface = FMI_ME;
+    if ((rc = fmi_sim_plan_resolve(&plan, &fmu->model->default_experiment, &so)))
         goto out;
     if ((rc = fmugw_mkdtemp(&scratch, "fmugw-scratch-")))
         goto out;

@@ -660,8 +660,12 @@ static int admit_fn(db_conn *c, void *ctx)
         pricing_usage u = { .fmu_bytes = (uint64_t)t->fmu->size, .stop_minus_start = t->req->span, .reused = true };
         amount = pricing_job_cost(a->pricing, t->tier, &u);
     } else {
-        amount = pricing_job_worst_case(a->pricing, t->tier, (uint64_t)t->fmu->size, t->req->span, t->req->timeout_s,
-                                        t->req->memory_limit, false, job__cycle_usage(c, t->who->account_id));
+        /* priced at the limits exactly as stored and enforced (request.c):
+         * wall time, memory, and the CPU the hard RLIMIT_CPU lets through */
+        amount = pricing_job_worst_case_cpu(a->pricing, t->tier, (uint64_t)t->fmu->size, t->req->span,
+                                            (double)t->req->timeout_ms / 1000.0,
+                                            t->req->cpu_limit_s + JOB_CPU_HARD_GRACE_S, t->req->memory_limit, false,
+                                            job__cycle_usage(c, t->who->account_id));
     }
     if (amount < 0)
         amount = 0;
@@ -674,7 +678,7 @@ static int admit_fn(db_conn *c, void *ctx)
                   t->job_id, t->who->account_id, t->fmu->id, t->fmu->sha256, (int64_t)t->fmu->size,
                   t->reused ? "succeeded" : "queued", t->request_text, t->req->hash, t->req->inputs_csv,
                   t->tier->name, (int64_t)(t->tier->max_concurrent_jobs ? t->tier->max_concurrent_jobs : 1),
-                  (int64_t)llround(t->req->timeout_s * 1000), (int64_t)t->req->memory_limit, amount,
+                  t->req->timeout_ms, (int64_t)t->req->memory_limit, amount,
                   t->reused ? amount : 0, (int64_t)t->reused, rows, size, now, t->reused ? now : 0,
                   t->reused ? now : 0);
     if (rc != 0)

@@ -14,6 +14,16 @@
 
 #define JOB_ID_MAX 48
 #define JOB_OUTPUT_LIMIT ((uint64_t)256 << 20) /* results + log bytes of one job */
+/* Request validation (request.c; docs/api.md "Limits of one request"): */
+#define JOB_MAX_PROBLEMS 100        /* {field, message} entries of one 422 (then one "more problems") */
+#define JOB_MAX_INPUT_COLUMNS 1000  /* input signals of one job */
+#define JOB_MIN_TIMEOUT_S 1.0       /* timeout_s below this is refused */
+#define JOB_MIN_CPU_LIMIT_S 1.0     /* cpu_limit_s too (RLIMIT_CPU counts whole seconds) */
+#define JOB_MIN_MEMORY_MB 16.0      /* memory_limit_mb below this is refused */
+/* The sandbox's RLIMIT_CPU: soft = the CPU limit in whole seconds (SIGXCPU),
+ * hard = soft + this (SIGKILL), docs/sandbox.md: the CPU a job can really
+ * use, and so what its reservation prices. */
+#define JOB_CPU_HARD_GRACE_S 1.0
 
 typedef struct job_worker_arg job_worker_arg;
 
@@ -93,8 +103,10 @@ struct job_system {
 typedef struct {
     json_t *canonical;    /* the settings as stored (jobs.request) */
     char *inputs_csv;     /* input signals as CSV text, or NULL */
-    double timeout_s;
-    uint64_t memory_limit; /* bytes: the tier's, or memory_limit_mb */
+    double timeout_s;     /* effective: whole milliseconds, what the sandbox's deadline is */
+    int64_t timeout_ms;   /* the same in ms, as stored (jobs.timeout_ms) and priced */
+    double cpu_limit_s;   /* effective CPU limit: whole seconds, at most the timeout rounded up */
+    uint64_t memory_limit; /* bytes: the tier's, or memory_limit_mb (whole bytes) */
     double span;          /* stop - start (pricing's simulated span) */
     double start;         /* the simulated start time (given or the default experiment's) */
     bool reuse;

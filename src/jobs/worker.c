@@ -604,7 +604,10 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.scratch_dir = scratch;
     sj.args = argv;
     sandbox_limits lim = SANDBOX_LIMITS_INIT;
-    lim.timeout_s = (double)job->timeout_ms / 1000.0;
+    /* the limits as validated, stored and priced (request.c); a row
+     * without a deadline gets the least one rather than the sandbox's
+     * default */
+    lim.timeout_s = (double)(job->timeout_ms > 0 ? job->timeout_ms : 1) / 1000.0;
     lim.cpu_limit_s = cpu_limit > 0 && cpu_limit < lim.timeout_s ? cpu_limit : lim.timeout_s;
     if (job->memory_limit > 0)
         lim.memory_limit = (uint64_t)job->memory_limit;

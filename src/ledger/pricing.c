@@ -442,6 +442,14 @@ int64_t pricing_job_cost(const pricing *p, const pricing_tier *t, const pricing_
 int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes, double stop_minus_start,
                                double timeout_s, uint64_t memory_bytes, bool premium, int64_t cycle_usage)
 {
+    return pricing_job_worst_case_cpu(p, t, fmu_bytes, stop_minus_start, timeout_s, NAN, memory_bytes, premium,
+                                      cycle_usage);
+}
+
+int64_t pricing_job_worst_case_cpu(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes,
+                                   double stop_minus_start, double timeout_s, double cpu_s, uint64_t memory_bytes,
+                                   bool premium, int64_t cycle_usage)
+{
     double secs = t ? t->max_job_seconds : 3600.0;
     if (timeout_s > 0 && timeout_s < secs)
         secs = timeout_s;
@@ -449,9 +457,13 @@ int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t
     if (memory_bytes > 0 && (mem == 0 || memory_bytes < mem))
         mem = memory_bytes;
     uint64_t ms = (uint64_t)ceil(secs * 1000.0);
+    /* CPU: what the sandbox can let through (several threads can use more
+     * CPU than wall time), never less than the wall time */
+    uint64_t cpu_ms = isfinite(cpu_s) && cpu_s * 1000.0 > (double)ms && cpu_s < 1e12 ? (uint64_t)ceil(cpu_s * 1000.0)
+                                                                                       : ms;
     pricing_usage u = {.fmu_bytes = fmu_bytes,
                        .stop_minus_start = stop_minus_start,
-                       .cpu_ms = ms,
+                       .cpu_ms = cpu_ms,
                        .wall_ms = ms,
                        .peak_rss_kb = (mem + 1023) / 1024,
                        .premium = premium,

@@ -76,6 +76,12 @@ int64_t pricing_job_cost(const pricing *p, const pricing_tier *t, const pricing_
 int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes, double stop_minus_start,
                                double timeout_s, uint64_t memory_bytes, bool premium, int64_t cycle_usage);
 
+/** The same with the CPU time the sandbox allows at most given apart
+ *  (`cpu_s`, e.g. the hard RLIMIT_CPU): the reservation uses the larger of
+ *  it and the wall time as CPU. NAN: the wall time. */
+int64_t pricing_job_worst_case_cpu(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes,
+                                   double stop_minus_start, double timeout_s, double cpu_s, uint64_t memory_bytes,
+                                   bool premium, int64_t cycle_usage);
 /** Storage cost in millicredits of `bytes` kept for `days`. */
 int64_t pricing_storage_cost(const pricing *p, uint64_t bytes, double days);
 

@@ -19,7 +19,10 @@
  *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error, nomem or
  *                              platform; ROWS the result rows written
  * Started as `fmugw-runner --pool-wait` (a pooled sandbox, pool.c), it
- * first writes "@ready" on fd 4 and waits for its job on fd 5.
+ * first writes "@ready" on fd 4 and waits for its job on fd 5; started as
+ * `fmugw-runner --job-fd` (sandbox_run), it reads its job from fd 5 at
+ * once. Either way its options never pass through execve (no argv size
+ * limits); only the plain, non-isolated mode gets them as argv.
  * Exit code: 0 finished, 1 FMU or request error, 2 runner/platform
  * failure, 3 failed after an allocation failure (memory limit).
  *
@@ -212,9 +215,10 @@ int main(int argc, char **argv)
     /* A pooled sandbox (pool.c): libraries are loaded; now wait for the
      * job on fd 5 (argv and limits) and lower the rlimits to the job's,
      * before anything job-specific is parsed and before seccomp. */
-    if (argc == 2 && !strcmp(argv[1], "--pool-wait")) {
+    bool pooled = argc == 2 && !strcmp(argv[1], "--pool-wait");
+    if (pooled || (argc == 2 && !strcmp(argv[1], "--job-fd"))) {
         char **job_argv;
-        if ((prc = sandbox__pool_receive(5, &argc, &job_argv))) {
+        if ((prc = sandbox__pool_receive(5, pooled, &argc, &job_argv))) {
             if (prc == FMUGW_ENOTFOUND)
                 _exit(0); /* the pool was freed: no job, nothing to say */
             code = 2;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -291,7 +292,7 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
     if (c->isolate) {
         a.src[SANDBOX_INIT_FD_CTL - 3] = c->ctl_w;
         a.src[SANDBOX_INIT_FD_SYNC - 3] = c->sync_r;
-        a.src[SANDBOX_INIT_FD_JOB - 3] = c->pool ? c->job_r : -1;
+        a.src[SANDBOX_INIT_FD_JOB - 3] = c->job_r; /* -1 when there is no job channel */
         a.src[SANDBOX_INIT_FD_FMU_TREE - 3] = c->fmu_tree;
         a.src[SANDBOX_INIT_FD_INPUT_TREE - 3] = c->input_tree;
         a.src[SANDBOX_INIT_FD_SCRATCH_TREE - 3] = c->scratch_tree;
@@ -713,8 +714,11 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
 {
     int rc = 0;
     int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
+    int job_p[2] = { -1, -1 };
     sandbox__child c;
     char **pargs = NULL, *init_path = NULL;
+    /* isolated: the runner reads its argv from the job channel (fd 5) */
+    static char *const job_fd_args[] = { "fmugw-runner", "--job-fd", NULL };
     pid_t pid = -1;
     uint64_t t0 = sandbox__now_ms();
     static char *const envp_isolated[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
@@ -754,6 +758,12 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     c.sync_r = sync_p[0];
 
     if (job->isolate) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, job_p) != 0) {
+            rc = platform_error(r, FMUGW_ERROR, "sandbox: socketpair: %s", strerror(errno));
+            goto out;
+        }
+        c.job_r = job_p[1];
+        c.args = job_fd_args;
         if (geteuid() == 0) {
             pthread_once(&idmap_once, make_idmap_ns);
             if (idmap_fd < 0) {
@@ -787,6 +797,10 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     close(ctl_p[1]);
     close(sync_p[0]);
     res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = -1;
+    if (job_p[1] >= 0) {
+        close(job_p[1]);
+        job_p[1] = -1;
+    }
     if (job->isolate) {
         if (sandbox__write_id_maps(pid, sandbox__outside_uid()) != 0) {
             rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot write the uid/gid maps: %s", strerror(errno));
@@ -802,6 +816,15 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
             pid = -1;
             goto out;
         }
+        /* A runner that dies before reading ends the send (EPIPE); what
+         * became of it is then sandbox__collect's to report. */
+        if (sandbox__send_job(job_p[0], &job->limits, job->args) != 0) {
+            rc = platform_error(r, FMUGW_EINVALID, "%s", fmugw_error_last());
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+            goto out;
+        }
     }
 
     rc = sandbox__collect(job, r, pid, res_p[0], log_p[0], ctl_p[0], t0);
@@ -812,7 +835,7 @@ out:
         waitpid(pid, NULL, 0);
     }
     int fds[] = { res_p[0], res_p[1], log_p[0], log_p[1], ctl_p[0], ctl_p[1], sync_p[0], sync_p[1],
-                  c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
+                  job_p[0], job_p[1], c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

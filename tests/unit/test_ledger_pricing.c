@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #ifndef FMUGW_PRICING_JSON
@@ -132,6 +133,11 @@ static void test_example_worst_case(void **state)
     /* No timeout given / above the tier's cap: the tier's 60 s and 512 MiB. */
     assert_int_equal(pricing_job_worst_case(P, f, 60 * 1024, 3.0, 0, 0, false, 0), 34000);
     assert_int_equal(pricing_job_worst_case(P, f, 60 * 1024, 3.0, 600.0, 8ull << 30, false, 0), 34000);
+    /* The CPU the sandbox lets through, when more than the wall time (the
+     * hard RLIMIT_CPU: 11 s for a 10 s job): 1 s more CPU at 0.5 credit/s. */
+    assert_int_equal(pricing_job_worst_case_cpu(P, f, 60 * 1024, 3.0, 10.0, NAN, 0, false, 0), 6500);
+    assert_int_equal(pricing_job_worst_case_cpu(P, f, 60 * 1024, 3.0, 10.0, 5.0, 0, false, 0), 6500);
+    assert_int_equal(pricing_job_worst_case_cpu(P, f, 60 * 1024, 3.0, 10.0, 11.0, 0, false, 0), 7000);
     /* The actual cost never exceeds the reservation for the same limits. */
     pricing_usage u = {.fmu_bytes = 60 * 1024, .stop_minus_start = 3.0, .cpu_ms = 10000, .wall_ms = 10000,
                        .peak_rss_kb = 512 * 1024};
