@@ -75,12 +75,25 @@ static int get_token(const gw *g, cred *c)
     return gw_token(g, c->key, c->token, sizeof c->token);
 }
 
-/* Creates an account with the admin CLI and gets it a token. */
-static int make_account(const gw *g, cred *c)
+/* `fmugwd admin --data-dir D ARGS`: its exit status (0 = success). */
+static int admin_run(const gw *g, const char *args)
 {
-    char cmd[2048], out[4096] = "";
-    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' account create --email t%u-%d@example.com --tier free --json",
-             getenv("FMUGWD"), g->data_dir, email_seq++, (int)getpid());
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' %s >/dev/null", getenv("FMUGWD"), g->data_dir, args);
+    return system(cmd);
+}
+
+/* Creates an account (email `email`, or a fresh one when NULL) with the
+ * admin CLI and gets it a token. */
+static int make_account_email(const gw *g, cred *c, const char *email)
+{
+    char cmd[2048], out[4096] = "", fresh[128];
+    if (!email) {
+        snprintf(fresh, sizeof fresh, "t%u-%d@example.com", email_seq++, (int)getpid());
+        email = fresh;
+    }
+    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' account create --email %s --tier free --json",
+             getenv("FMUGWD"), g->data_dir, email);
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
@@ -96,6 +109,11 @@ static int make_account(const gw *g, cred *c)
     snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
     json_decref(j);
     return get_token(g, c);
+}
+
+static int make_account(const gw *g, cred *c)
+{
+    return make_account_email(g, c, NULL);
 }
 
 /* An authenticated request as `c` (ct: an extra Content-Type or NULL). */
@@ -788,6 +806,143 @@ static void test_other_tenant_is_404_everywhere(void **state)
     free(data2);
 }
 
+/* GET of a (relative) URL without credentials: the status; the body's
+ * problem detail is copied into detail (if not NULL, 512 bytes). */
+static long get_url(const gw *g, const char *url, char *detail)
+{
+    gw_response r;
+    assert_int_equal(gw_request(g, &r, "GET", url, NULL, 0, NULL), 0);
+    long st = r.status;
+    if (detail) {
+        json_t *j = gw_json(&r);
+        snprintf(detail, 512, "%s", j && jstr(j, "detail") ? jstr(j, "detail") : "");
+        json_decref(j);
+    }
+    gw_response_free(&r);
+    return st;
+}
+
+/* Each signed parameter must appear once: a second sig, account or
+ * expires (libmicrohttpd hands out the first) is refused, whichever of the
+ * two copies is the genuine one. */
+static void test_repeated_signed_parameter(void **state)
+{
+    (void)state;
+    size_t len;
+    char *data = slurp(sample_path("2.0", "Dahlquist"), &len);
+    long st;
+    json_t *f = upload(&G, &B, "dq.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char p[256], url[2048], bad[2600], detail[512];
+    snprintf(p, sizeof p, "/fmu/%s/download", jstr(f, "id"));
+    json_decref(f);
+    gw_response r;
+    api(&G, &B, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(url, sizeof url, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    assert_int_equal(get_url(&G, url, NULL), 200);
+
+    const char *sig = strstr(url, "&sig=");
+    assert_non_null(sig);
+    /* the genuine sig first, junk second (the first wins in the library) */
+    snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", url);
+    assert_int_equal(get_url(&G, bad, detail), 403);
+    assert_non_null(strstr(detail, "sig is repeated"));
+    /* junk first, the genuine one second */
+    snprintf(bad, sizeof bad, "%.*s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%s", (int)(sig - url), url, sig);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    /* the same value twice is still a repeat */
+    snprintf(bad, sizeof bad, "%s%s", url, sig);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    /* a second account= (another tenant's) and a second expires= */
+    snprintf(bad, sizeof bad, "%s&account=%s", url, A.account);
+    assert_int_equal(get_url(&G, bad, detail), 403);
+    assert_non_null(strstr(detail, "account is repeated"));
+    snprintf(bad, sizeof bad, "%s&expires=99999999999", url);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    /* and on the upload URL */
+    char sha[65];
+    size_t len2;
+    char *data2 = slurp(sample_path("2.0", "Stair"), &len2);
+    sha_hex(sha, data2, len2);
+    json_t *t = declare(&G, &B, "stair.fmu", (long long)len2, sha, &st);
+    assert_int_equal(st, 201);
+    snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", jstr(t, "upload_url"));
+    assert_int_equal(put_url(&G, bad, data2, len2, NULL), 403);
+    json_t *fa;
+    assert_int_equal(get_fmu(&G, &B, jstr(t, "fmu_id"), &fa), 200);
+    assert_string_equal(jstr(fa, "status"), "awaiting_upload");
+    json_decref(fa);
+    /* the URL as issued still works */
+    assert_int_equal(put_url(&G, jstr(t, "upload_url"), data2, len2, NULL), 200);
+    json_decref(t);
+    assert_int_equal(get_url(&G, url, NULL), 200);
+    free(data);
+    free(data2);
+}
+
+/* Signed URLs issued before the account was locked stop working at the
+ * lock (403 naming it), store nothing, and work again after an unlock
+ * while they have not expired. */
+static void test_locked_account_signed_urls(void **state)
+{
+    (void)state;
+    cred C;
+    char email[128], args[256];
+    snprintf(email, sizeof email, "lock-%d@example.com", (int)getpid());
+    assert_int_equal(make_account_email(&G, &C, email), 0);
+    size_t len, len2;
+    char *data = slurp(sample_path("2.0", "VanDerPol"), &len);
+    char *data2 = slurp(sample_path("2.0", "Feedthrough"), &len2);
+    long st;
+    json_t *f = upload(&G, &C, "vdp.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char fid[128], p[256], durl[2048], uurl[2048], wid[128], sha[65], detail[512];
+    snprintf(fid, sizeof fid, "%s", jstr(f, "id"));
+    json_decref(f);
+    snprintf(p, sizeof p, "/fmu/%s/download", fid);
+    gw_response r;
+    api(&G, &C, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(durl, sizeof durl, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    sha_hex(sha, data2, len2);
+    json_t *t = declare(&G, &C, "ft.fmu", (long long)len2, sha, &st);
+    assert_int_equal(st, 201);
+    snprintf(uurl, sizeof uurl, "%s", jstr(t, "upload_url"));
+    snprintf(wid, sizeof wid, "%s", jstr(t, "fmu_id"));
+    json_decref(t);
+    assert_int_equal(get_url(&G, durl, NULL), 200);
+
+    snprintf(args, sizeof args, "account lock --email %s", email);
+    assert_int_equal(admin_run(&G, args), 0);
+    int blobs = count_blobs(&G);
+    assert_int_equal(get_url(&G, durl, detail), 403);
+    assert_non_null(strstr(detail, "account is locked"));
+    json_t *body = NULL;
+    assert_int_equal(put_url(&G, uurl, data2, len2, &body), 403);
+    assert_non_null(strstr(jstr(body, "detail"), "account is locked"));
+    assert_string_equal(jstr(body, "type"), "https://fmu-gateway.dev/problems/forbidden");
+    json_decref(body);
+    assert_int_equal(count_blobs(&G), blobs);
+
+    snprintf(args, sizeof args, "account unlock --email %s", email);
+    assert_int_equal(admin_run(&G, args), 0);
+    json_t *fa;
+    assert_int_equal(get_fmu(&G, &C, wid, &fa), 200);
+    assert_string_equal(jstr(fa, "status"), "awaiting_upload");
+    json_decref(fa);
+    assert_int_equal(get_url(&G, durl, NULL), 200);
+    assert_int_equal(put_url(&G, uurl, data2, len2, NULL), 200);
+    free(data);
+    free(data2);
+}
+
 static void test_public_samples(void **state)
 {
     (void)state;
@@ -914,6 +1069,8 @@ int main(void)
         cmocka_unit_test(test_rejections_lock_the_key),
         cmocka_unit_test(test_other_tenant_is_404_everywhere),
         cmocka_unit_test(test_public_samples),
+        cmocka_unit_test(test_repeated_signed_parameter),
+        cmocka_unit_test(test_locked_account_signed_urls),
         cmocka_unit_test(test_kill9_mid_upload),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
