@@ -12,6 +12,8 @@
  *      a URL issued before the account was locked (or deleted) stops
  *      working at once. A locked account gets 403 naming the lock; an
  *      account that no longer exists 404.
+ *   4. The account's rate limit (the bucket its keys share): a URL cannot
+ *      be replayed faster than the tier allows (429).
  *
  * Every refusal is audited as "auth.failure" (reason, route, address;
  * never the signature). Refusals answer 403 except the 404 above.
@@ -19,6 +21,7 @@
 #include "auth/signed_url.h"
 #include "http/log.h"
 #include "server/app.h"
+#include "server/app_internal.h"
 #include "store/accounts.h"
 #include "util/error.h"
 
@@ -76,13 +79,16 @@ int app_signed_access(app *a, http_request *req, const char *method, const char 
                        json_pack("{s:s,s:s}", "error", fmugw_error_last(), "request_id", http_request_id(req)));
         return http_problem(req, HTTP_PROBLEM_UNAVAILABLE, "the database is not available");
     }
-    bool locked = acct->locked;
-    store_account_free(acct);
-    if (locked) {
+    if (acct->locked) {
+        store_account_free(acct);
         snprintf(detail, sizeof detail,
                  "the account is locked: its %s URLs no longer work; ask an administrator", what);
         return refuse(a, req, what, "locked_account", HTTP_PROBLEM_FORBIDDEN, detail);
     }
+    rc = app__rate_limit(a, req, account, acct->tier);
+    store_account_free(acct);
+    if (rc != 0)
+        return rc;
     *account_out = account;
     return 0;
 }

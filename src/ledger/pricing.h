@@ -35,13 +35,14 @@ typedef struct {
     int64_t list_overage_usd_micro_per_credit; /* the published rate, also for a
                                   hard-limited tier (prices what an upgrade
                                   would cost; -1 if none) */
-    double rate_per_s;           /* API requests per second per key */
+    double rate_per_s;           /* API requests per second per account (all its keys) */
     double burst;
     unsigned max_concurrent_jobs;
     double max_job_seconds;      /* wall-clock cap of one job */
     uint64_t max_memory_bytes;   /* sandbox memory limit of one job */
     uint64_t max_fmu_bytes;
     unsigned retention_days;     /* results kept this long */
+    unsigned max_api_keys;       /* API keys an account may hold that are not revoked */
     double bulk_discount_percent;
     int64_t bulk_threshold;      /* millicredits used this cycle before the discount applies */
 } pricing_tier;

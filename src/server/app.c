@@ -103,9 +103,9 @@ void scopes_format(char *buf, size_t size, unsigned mask)
 /* Built-in defaults until pricing.json is loaded (and for tests that use
  * the guard without an app). */
 static const tier_limits builtin_tiers[] = {
-    {"free", 5.0, 20, 64ull << 20},
-    {"pro", 50.0, 200, 1ull << 30},
-    {"enterprise", 200.0, 800, 4ull << 30},
+    {"free", 5.0, 20, 64ull << 20, 5},
+    {"pro", 50.0, 200, 1ull << 30, 25},
+    {"enterprise", 200.0, 800, 4ull << 30, 100},
 };
 
 #define MAX_PRICED_TIERS 16
@@ -130,7 +130,8 @@ static void tiers_from_pricing(const pricing *p)
             if ((pass == 0) != is_free)
                 continue;
             snprintf(priced_names[k], sizeof priced_names[k], "%s", t[i].name);
-            priced_tiers[k] = (tier_limits){priced_names[k], t[i].rate_per_s, t[i].burst, t[i].max_fmu_bytes};
+            priced_tiers[k] = (tier_limits){priced_names[k], t[i].rate_per_s, t[i].burst, t[i].max_fmu_bytes,
+                                            t[i].max_api_keys};
             k++;
         }
     n_priced = k;
@@ -607,8 +608,24 @@ int app__key_create(app *a, db_conn *c, const char *account_id, unsigned scopes,
 {
     uint8_t mac[CRYPTO_SHA256_LEN];
     char hint[APIKEY_HINT_LEN + 1], scope_text[128];
+    store_account *acct = NULL;
+    int64_t active = 0;
     int rc;
 
+    /* The tier's cap on keys that are not revoked (counted inside the
+     * caller's transaction, so two creations cannot both take the last). */
+    if ((rc = store_account_get(&acct, c, account_id)) != 0)
+        return rc;
+    const tier_limits *lim = tier_limits_of(acct->tier);
+    rc = store_apikey_count_active(&active, c, account_id);
+    store_account_free(acct);
+    if (rc != 0)
+        return rc;
+    if (active >= (int64_t)lim->max_api_keys)
+        return fmugw_error_set(FMUGW_ELIMIT,
+                               "the %s tier allows at most %u active API keys and the account has %lld: revoke one"
+                               " first",
+                               lim->tier, lim->max_api_keys, (long long)active);
     if ((rc = apikey_generate(key_out)) != 0 || (rc = apikey_id(id_out, key_out)) != 0 ||
         (rc = apikey_hint(hint, key_out)) != 0 ||
         (rc = crypto_hmac_sha256(mac, a->pepper, sizeof a->pepper, key_out, APIKEY_LEN)) != 0)

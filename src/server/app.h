@@ -72,9 +72,10 @@ void scopes_format(char *buf, size_t size, unsigned mask);
  * open; built-in defaults before that. */
 typedef struct {
     const char *tier;       /* "free", "pro", "enterprise" */
-    double rate_per_s;      /* requests per second per key */
+    double rate_per_s;      /* requests per second per account (its keys share it) */
     double burst;
     uint64_t max_fmu_bytes; /* largest FMU upload */
+    unsigned max_api_keys;  /* keys not revoked an account may hold */
 } tier_limits;
 
 /** The limits of `tier` (free's for an unknown tier). */

@@ -22,12 +22,20 @@ enum {
                                   bootstrap, no samples, tmp/ untouched */
 };
 
+/** The tier's request rate limit for `account_id` (src/http/guard.c): one
+ *  bucket per account, shared by all its keys and its signed URLs. Adds
+ *  the RateLimit-Policy / RateLimit headers; past the limit answers 429
+ *  with Retry-After and returns HTTP_STOP; 0 when allowed. */
+int app__rate_limit(app *a, http_request *req, const char *account_id, const char *tier);
+
 /** app_open() with flags (APP_OPEN_*). */
 int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned flags);
 
 /** Creates an API key for `account_id` with `scopes` (and an optional
  *  `name`): writes the secret key (shown once) into key_out and the key id
- *  into id_out. Joins an outer transaction on `c`. Does not audit. */
+ *  into id_out. Joins an outer transaction on `c`. Does not audit.
+ *  FMUGW_ELIMIT (nothing created) when the account already holds its
+ *  tier's max_api_keys keys that are not revoked. */
 int app__key_create(app *a, db_conn *c, const char *account_id, unsigned scopes, const char *name,
                     char key_out[APIKEY_LEN + 1], char id_out[APIKEY_ID_LEN + 1]);
 

@@ -828,16 +828,18 @@ static long get_url(const gw *g, const char *url, char *detail)
 static void test_repeated_signed_parameter(void **state)
 {
     (void)state;
+    cred D; /* a fresh tenant: signed URL uses draw from its rate limit */
+    assert_int_equal(make_account(&G, &D), 0);
     size_t len;
     char *data = slurp(sample_path("2.0", "Dahlquist"), &len);
     long st;
-    json_t *f = upload(&G, &B, "dq.fmu", data, len, &st);
+    json_t *f = upload(&G, &D, "dq.fmu", data, len, &st);
     assert_int_equal(st, 200);
     char p[256], url[2048], bad[2600], detail[512];
     snprintf(p, sizeof p, "/fmu/%s/download", jstr(f, "id"));
     json_decref(f);
     gw_response r;
-    api(&G, &B, &r, "GET", p, NULL, 0, NULL);
+    api(&G, &D, &r, "GET", p, NULL, 0, NULL);
     assert_int_equal(r.status, 200);
     json_t *d = gw_json(&r);
     gw_response_free(&r);
@@ -868,12 +870,12 @@ static void test_repeated_signed_parameter(void **state)
     size_t len2;
     char *data2 = slurp(sample_path("2.0", "Stair"), &len2);
     sha_hex(sha, data2, len2);
-    json_t *t = declare(&G, &B, "stair.fmu", (long long)len2, sha, &st);
+    json_t *t = declare(&G, &D, "stair.fmu", (long long)len2, sha, &st);
     assert_int_equal(st, 201);
     snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", jstr(t, "upload_url"));
     assert_int_equal(put_url(&G, bad, data2, len2, NULL), 403);
     json_t *fa;
-    assert_int_equal(get_fmu(&G, &B, jstr(t, "fmu_id"), &fa), 200);
+    assert_int_equal(get_fmu(&G, &D, jstr(t, "fmu_id"), &fa), 200);
     assert_string_equal(jstr(fa, "status"), "awaiting_upload");
     json_decref(fa);
     /* the URL as issued still works */
@@ -941,6 +943,46 @@ static void test_locked_account_signed_urls(void **state)
     assert_int_equal(put_url(&G, uurl, data2, len2, NULL), 200);
     free(data);
     free(data2);
+}
+
+/* A signed URL draws from its account's rate limit: replaying one download
+ * URL cannot go past the tier's burst (Free: 20). */
+static void test_signed_url_rate_limited(void **state)
+{
+    (void)state;
+    cred E;
+    assert_int_equal(make_account(&G, &E), 0);
+    size_t len;
+    char *data = slurp(sample_path("2.0", "Resource"), &len);
+    long st;
+    json_t *f = upload(&G, &E, "res.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char p[256], url[2048], buf[64];
+    snprintf(p, sizeof p, "/fmu/%s/download", jstr(f, "id"));
+    json_decref(f);
+    gw_response r;
+    api(&G, &E, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(url, sizeof url, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 60 && !limited; i++) {
+        assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+        if (r.status == 200)
+            ok++;
+        else {
+            assert_int_equal(r.status, 429);
+            assert_true(problem_type_is(&r, "rate-limited"));
+            assert_non_null(gw_header(&r, "Retry-After", buf, sizeof buf));
+            limited++;
+        }
+        gw_response_free(&r);
+    }
+    assert_int_equal(limited, 1);
+    assert_true(ok < 60);
+    free(data);
 }
 
 static void test_public_samples(void **state)
@@ -1071,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_public_samples),
         cmocka_unit_test(test_repeated_signed_parameter),
         cmocka_unit_test(test_locked_account_signed_urls),
+        cmocka_unit_test(test_signed_url_rate_limited),
         cmocka_unit_test(test_kill9_mid_upload),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
