@@ -475,6 +475,13 @@ int64_t pricing_storage_cost(const pricing *p, uint64_t bytes, double days)
     return ceil_div(num, den);
 }
 
+int64_t pricing_storage_micro(const pricing *p, pricing_byte_ms byte_ms)
+{
+    u128 den = (u128)KIB_PER_GIB * 1024u * 86400000u;
+    u128 micro = byte_ms * (u128)p->storage_rate * 1000000u / den;
+    return micro > (u128)INT64_MAX ? INT64_MAX : (int64_t)micro;
+}
+
 int64_t pricing_reuse_cost(const pricing *p)
 {
     return p->reuse_cost;

@@ -49,6 +49,8 @@ typedef struct {
 
 typedef struct pricing pricing;
 
+__extension__ typedef unsigned __int128 pricing_byte_ms; /* bytes x milliseconds */
+
 /** What the sandbox metered (sandbox_report) plus what the request was. */
 typedef struct {
     uint64_t fmu_bytes;     /* size class */
@@ -79,6 +81,12 @@ int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t
 
 /** Storage cost in millicredits of `bytes` kept for `days`. */
 int64_t pricing_storage_cost(const pricing *p, uint64_t bytes, double days);
+
+/** Exact storage cost of `byte_ms` (bytes x milliseconds kept) in
+ *  micro-millicredits (1e-6 millicredit), rounded down: the accrual sums
+ *  these and rounds up to whole millicredits once over the sum, so a
+ *  small account is never charged a millicredit a day for a fraction. */
+int64_t pricing_storage_micro(const pricing *p, pricing_byte_ms byte_ms);
 
 /** Cost of a reused result (identical request served from storage), in
  *  millicredits. */

@@ -11,7 +11,9 @@
  * repository's); tier_limits_of() reads its tiers. Monthly credit grants:
  * every account gets its tier's monthly_credits at creation and at the start
  * of each billing cycle (ledger_cycle), applied by a sweep at start and
- * every hour on a thread of the app (stopped by app_free).
+ * every hour on a thread of the app (stopped by app_free). The same sweep
+ * then runs the storage accrual (ledger/storage_charge.h), which charges
+ * each account once per UTC day (the first sweep of the day does it).
  */
 #include "server/app.h"
 #include "server/app_internal.h"
@@ -22,6 +24,7 @@
 #include "http/log.h"
 #include "ledger/ledger.h"
 #include "ledger/pricing.h"
+#include "ledger/storage_charge.h"
 #include "store/accounts.h"
 #include "store/api_keys.h"
 #include "store/audit.h"
@@ -245,6 +248,37 @@ out:
     return rc;
 }
 
+static void log_storage_failure(const storage_run *r, int rc, void *ud)
+{
+    (void)ud;
+    if (rc != 0)
+        fmugw_log_json(FMUGW_LOG_ERROR, "storage charge failed",
+                       json_pack("{s:s,s:s}", "account_id", r->account_id, "error", fmugw_error_last()));
+}
+
+int app__storage_sweep(app *a, storage_sweep *out)
+{
+    db_conn *c = NULL;
+    storage_sweep s;
+    memset(&s, 0, sizeof s);
+    int rc = db_pool_acquire(&c, a->db);
+    if (rc == 0) {
+        rc = storage_accrue_all(&s, c, a->pricing, wall_ms(), false, log_storage_failure, NULL);
+        if (s.recorded > 0)
+            app_audit(a, c, "system", "storage.charge", NULL,
+                      json_pack("{s:I,s:I,s:I}", "accounts", (json_int_t)s.recorded, "charged",
+                                (json_int_t)s.charged, "unpaid", (json_int_t)s.unpaid));
+        db_pool_release(a->db, c);
+    }
+    if (s.recorded > 0)
+        fmugw_log_json(FMUGW_LOG_INFO, "storage charged",
+                       json_pack("{s:I,s:I,s:I}", "accounts", (json_int_t)s.recorded, "millicredits",
+                                 (json_int_t)s.charged, "unpaid", (json_int_t)s.unpaid));
+    if (out)
+        *out = s;
+    return rc;
+}
+
 static void *grants_main(void *p)
 {
     app *a = p;
@@ -260,6 +294,7 @@ static void *grants_main(void *p)
             break;
         pthread_mutex_unlock(&g->lock);
         app__grant_sweep(a, NULL);
+        app__storage_sweep(a, NULL);
         pthread_mutex_lock(&g->lock);
     }
     pthread_mutex_unlock(&g->lock);
@@ -782,9 +817,11 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
             goto out;
         db_pool_release(a->db, c);
         c = NULL;
-        /* Monthly grants: now (a cycle may have begun while stopped), then
-         * every hour. A failed grant is logged, never fatal. */
+        /* Monthly grants, then the day's storage charge: now (a cycle or
+         * a day may have begun while stopped), then every hour. A failure
+         * is logged, never fatal. */
         app__grant_sweep(a, NULL);
+        app__storage_sweep(a, NULL);
         if ((rc = grants_start(a)) != 0)
             goto out;
 #ifdef FMUGW_HAVE_REGISTRY

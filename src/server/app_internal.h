@@ -9,6 +9,7 @@
 
 #include "auth/apikey.h"
 #include "server/app.h"
+#include "ledger/storage_charge.h"
 #include "store/api_keys.h"
 
 /* Route flag (bit 16, above the scope bits): the route takes the X-API-Key
@@ -49,6 +50,11 @@ int app__grant_cycle(app *a, db_conn *c, const char *account_id, const char *tie
 /** Applies the current cycle's grant to every account (the sweep run at
  *  start and every hour). *granted (may be NULL) counts new grants. */
 int app__grant_sweep(app *a, size_t *granted);
+
+/** Runs the storage accrual for every account (once per UTC day each;
+ *  ledger/storage_charge.h), logging failures: the daemon's daily charge,
+ *  run by the grant sweep. `out` (may be NULL) gets the totals. */
+int app__storage_sweep(app *a, storage_sweep *out);
 
 /** RFC 3339 UTC text of a unix-ms time, or JSON null for 0 (new ref). */
 json_t *app__time_json(int64_t ms);
