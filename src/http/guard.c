@@ -12,7 +12,7 @@
  *      takes effect on the next request. A request served from the caches
  *      takes no database connection at all.
  *   2. The tier's rate limit, per account: all keys of an account share
- *      one bucket (app__rate_limit, also charged by signed URL requests),
+ *      one bucket (app__rate_limit; its signed URLs have a second one),
  *      RateLimit-Policy / RateLimit on every answer from here on, 429 +
  *      Retry-After past the limit.
  *   3. Unless the route is APP_ROUTE_KEY_ONLY (POST /auth/token): the bearer
@@ -237,12 +237,12 @@ static const char *bearer_token(http_request *req)
     return *h ? h : NULL;
 }
 
-int app__rate_limit(app *a, http_request *req, const char *account_id, const char *tier)
+int app__rate_limit(app *a, http_request *req, const char *bucket, const char *tier)
 {
     const tier_limits *t = tier_limits_of(tier);
     ratelimit_result r;
     char policy[128], state[128];
-    int rc = ratelimit_check(&r, a->rate, account_id, t->rate_per_s, (int64_t)t->burst);
+    int rc = ratelimit_check(&r, a->rate, bucket, t->rate_per_s, (int64_t)t->burst);
     if (rc != 0 && rc != FMUGW_ELIMIT)
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);
     if (ratelimit_headers(policy, sizeof policy, state, sizeof state, t->tier, &r) == 0) {

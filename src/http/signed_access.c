@@ -12,8 +12,9 @@
  *      a URL issued before the account was locked (or deleted) stops
  *      working at once. A locked account gets 403 naming the lock; an
  *      account that no longer exists 404.
- *   4. The account's rate limit (the bucket its keys share): a URL cannot
- *      be replayed faster than the tier allows (429).
+ *   4. The tier's rate limit on the account's signed-URL bucket
+ *      ("url:<account>", beside the one its keys share): a URL cannot be
+ *      replayed faster than the tier allows (429).
  *
  * Every refusal is audited as "auth.failure" (reason, route, address;
  * never the signature). Refusals answer 403 except the 404 above.
@@ -85,7 +86,9 @@ int app_signed_access(app *a, http_request *req, const char *method, const char 
                  "the account is locked: its %s URLs no longer work; ask an administrator", what);
         return refuse(a, req, what, "locked_account", HTTP_PROBLEM_FORBIDDEN, detail);
     }
-    rc = app__rate_limit(a, req, account, acct->tier);
+    char bucket[96];
+    snprintf(bucket, sizeof bucket, "url:%s", account);
+    rc = app__rate_limit(a, req, bucket, acct->tier);
     store_account_free(acct);
     if (rc != 0)
         return rc;

@@ -23,11 +23,13 @@ enum {
                                   bootstrap, no samples, tmp/ untouched */
 };
 
-/** The tier's request rate limit for `account_id` (src/http/guard.c): one
- *  bucket per account, shared by all its keys and its signed URLs. Adds
- *  the RateLimit-Policy / RateLimit headers; past the limit answers 429
- *  with Retry-After and returns HTTP_STOP; 0 when allowed. */
-int app__rate_limit(app *a, http_request *req, const char *account_id, const char *tier);
+/** The tier's request rate limit for the bucket `bucket` (src/http/guard.c):
+ *  the account id for API requests (one bucket per account, shared by all
+ *  its keys), "url:<account id>" for its signed URLs (a second bucket, so
+ *  that fetching results does not compete with polling). Adds the
+ *  RateLimit-Policy / RateLimit headers; past the limit answers 429 with
+ *  Retry-After and returns HTTP_STOP; 0 when allowed. */
+int app__rate_limit(app *a, http_request *req, const char *bucket, const char *tier);
 
 /** app_open() with flags (APP_OPEN_*). */
 int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned flags);
