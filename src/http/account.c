@@ -110,7 +110,7 @@ static int get_account(http_request *req, void *ud)
     store_storage_usage stored;
     store_storage_totals st_tot;
     if (ledger_balance_get(c, acct->id, &bal) != 0 || ledger_usage_total(c, acct->id, start, end_ms, &used, &over) != 0 ||
-        store_storage_usage_get(&stored, c, acct->id, now, now) != 0 ||
+        store_storage_bytes_now(&stored, c, acct->id) != 0 ||
         store_storage_totals_get(&st_tot, c, acct->id, "") != 0) {
         end(a, c, acct);
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);

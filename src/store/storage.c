@@ -60,6 +60,27 @@ int store_storage_usage_get(store_storage_usage *out, db_conn *c, const char *ac
     return rc;
 }
 
+int store_storage_bytes_now(store_storage_usage *out, db_conn *c, const char *account_id)
+{
+    db_stmt *st = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = db_query(&st, c,
+                      "SELECT (SELECT COALESCE(SUM(size), 0) FROM fmus WHERE account_id = $1 AND blob_key IS NOT NULL"
+                      "        AND deleted_at IS NULL),"
+                      " (SELECT COALESCE(SUM(s), 0) FROM (SELECT MAX(size) AS s FROM results WHERE account_id = $1"
+                      "        GROUP BY blob_key) t)",
+                      "t", account_id);
+    if (rc == 0 && (rc = db_step(st)) == 1) {
+        out->fmu_bytes = db_column_int64(st, 0);
+        out->result_bytes = db_column_int64(st, 1);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "storage bytes returned no row");
+    }
+    db_finalize(st);
+    return rc;
+}
+
 int store_storage_accrual_insert(db_conn *c, const store_storage_accrual *a)
 {
     if (!a->account_id || !a->day || strlen(a->day) != 10 || a->cost_micro < 0 || a->charged < 0 || a->overage < 0 ||

@@ -36,6 +36,10 @@ typedef struct {
 int store_storage_usage_get(store_storage_usage *out, db_conn *c, const char *account_id, int64_t from_ms,
                             int64_t to_ms);
 
+/** The bytes `account_id` keeps stored now (fmu_bytes, result_bytes; the
+ *  byte_ms members are 0): two aggregate queries, for GET /account. */
+int store_storage_bytes_now(store_storage_usage *out, db_conn *c, const char *account_id);
+
 /** One run of the accrual for an account (all amounts >= 0). */
 typedef struct {
     const char *account_id;
