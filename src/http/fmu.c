@@ -201,7 +201,8 @@ static int declare(http_request *req, void *ud)
     }
     char path[128], when[40];
     snprintf(path, sizeof path, "/uploads/%s", f->id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "PUT", path, who->account_id, expires) != 0) {
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "PUT", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0) {
         rc = internal(req, "sign upload URL");
         goto out;
     }
@@ -595,7 +596,8 @@ static int download_url(http_request *req, void *ud)
     int64_t expires = now_s() + url_ttl(a);
     char path[128], when[40];
     snprintf(path, sizeof path, "/downloads/%s", f->id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id, expires) != 0) {
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0) {
         rc = internal(req, "sign download URL");
         goto out;
     }

@@ -239,7 +239,8 @@ static int results_url(http_request *req, void *ud)
     int64_t expires = (int64_t)time(NULL) + ttl;
     char path[128], when[40];
     snprintf(path, sizeof path, "/results/%s", id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id, expires) != 0)
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0)
         return internal(req, "sign result URL");
     format_time(when, sizeof when, expires);
     rc = http_respond_json(req, 200,

@@ -945,6 +945,90 @@ static void test_locked_account_signed_urls(void **state)
     free(data2);
 }
 
+/* Signed URLs are bound to the key that asked for them: revoking that key
+ * ends them at once (403 naming it, nothing stored), the key cannot be
+ * stripped or swapped, and URLs of the account's other keys still work. */
+static void test_revoked_key_signed_urls(void **state)
+{
+    (void)state;
+    cred K1, K2;
+    assert_int_equal(make_account(&G, &K1), 0);
+    gw_response r;
+    api(&G, &K1, &r, "POST", "/keys", "{\"name\":\"ci\"}", 13, "application/json");
+    assert_int_equal(r.status, 201);
+    json_t *k = gw_json(&r);
+    gw_response_free(&r);
+    memset(&K2, 0, sizeof K2);
+    snprintf(K2.key, sizeof K2.key, "%s", jstr(k, "api_key"));
+    snprintf(K2.account, sizeof K2.account, "%s", K1.account);
+    char k2id[64];
+    snprintf(k2id, sizeof k2id, "%s", jstr(k, "id"));
+    json_decref(k);
+    assert_int_equal(get_token(&G, &K2), 0);
+
+    size_t len, len2;
+    char *data = slurp(sample_path("3.0", "BouncingBall"), &len);
+    char *data2 = slurp(sample_path("3.0", "VanDerPol"), &len2);
+    long st;
+    json_t *f = upload(&G, &K2, "bb3.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char p[256], durl[2048], uurl[2048], wid[128], sha[65], detail[512], bad[2600], fid[128];
+    snprintf(fid, sizeof fid, "%s", jstr(f, "id"));
+    json_decref(f);
+    snprintf(p, sizeof p, "/fmu/%s/download", fid);
+    api(&G, &K2, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(durl, sizeof durl, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    char want_key[100];
+    snprintf(want_key, sizeof want_key, "&key=%s&", k2id);
+    assert_non_null(strstr(durl, want_key));
+    sha_hex(sha, data2, len2);
+    json_t *t = declare(&G, &K2, "vdp3.fmu", (long long)len2, sha, &st);
+    assert_int_equal(st, 201);
+    snprintf(uurl, sizeof uurl, "%s", jstr(t, "upload_url"));
+    snprintf(wid, sizeof wid, "%s", jstr(t, "fmu_id"));
+    json_decref(t);
+    assert_int_equal(get_url(&G, durl, NULL), 200);
+    /* the key stripped, or swapped for another of the account's keys */
+    const char *kp = strstr(durl, "&key=");
+    const char *after = strchr(kp + 1, '&');
+    snprintf(bad, sizeof bad, "%.*s%s", (int)(kp - durl), durl, after);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    snprintf(bad, sizeof bad, "%.*s&key=key_0000%s", (int)(kp - durl), durl, after);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+
+    /* revoke K2 (with K1): its URLs end */
+    snprintf(p, sizeof p, "/keys/%s", k2id);
+    api(&G, &K1, &r, "DELETE", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 204);
+    gw_response_free(&r);
+    int blobs = count_blobs(&G);
+    assert_int_equal(get_url(&G, durl, detail), 403);
+    assert_non_null(strstr(detail, "has been revoked"));
+    json_t *body = NULL;
+    assert_int_equal(put_url(&G, uurl, data2, len2, &body), 403);
+    assert_non_null(strstr(jstr(body, "detail"), "has been revoked"));
+    json_decref(body);
+    assert_int_equal(count_blobs(&G), blobs);
+    json_t *fa;
+    assert_int_equal(get_fmu(&G, &K1, wid, &fa), 200);
+    assert_string_equal(jstr(fa, "status"), "awaiting_upload");
+    json_decref(fa);
+    /* the same FMU through a URL of K1, the account's other key */
+    snprintf(p, sizeof p, "/fmu/%s/download", fid);
+    api(&G, &K1, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    d = gw_json(&r);
+    gw_response_free(&r);
+    assert_int_equal(get_url(&G, jstr(d, "download_url"), NULL), 200);
+    json_decref(d);
+    free(data);
+    free(data2);
+}
+
 /* A signed URL draws from its account's rate limit: replaying one download
  * URL cannot go past the tier's burst (Free: 20). */
 static void test_signed_url_rate_limited(void **state)
@@ -1114,6 +1198,7 @@ int main(void)
         cmocka_unit_test(test_repeated_signed_parameter),
         cmocka_unit_test(test_locked_account_signed_urls),
         cmocka_unit_test(test_signed_url_rate_limited),
+        cmocka_unit_test(test_revoked_key_signed_urls),
         cmocka_unit_test(test_kill9_mid_upload),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
