@@ -138,31 +138,6 @@ static json_t *field_error(const char *field, const char *message)
     return json_pack("{s:[{s:s,s:s}]}", "errors", "field", field, "message", message);
 }
 
-/* Audits a refused signed URL (an authentication failure). */
-static void audit_bad_url(app *a, http_request *req, const char *route, signed_url_failure why)
-{
-    const char *reason = why == SIGNED_URL_EXPIRED ? "expired" : why == SIGNED_URL_TAMPERED ? "tampered" : "malformed";
-    app_audit(a, NULL, "anonymous", "auth.failure", http_request_param(req, "id"),
-              json_pack("{s:s,s:s,s:s}", "route", route, "reason", reason, "ip", http_request_client_ip(req)));
-}
-
-/* Verifies the signed URL of this request for `method` on `path`; on
- * failure answers 403 and returns HTTP_STOP. */
-static int check_signature(http_request *req, app *a, const char *method, const char *path, const char *what)
-{
-    const char *account = http_request_query(req, "account");
-    const char *expires = http_request_query(req, "expires");
-    const char *sig = http_request_query(req, "sig");
-    signed_url_failure why = SIGNED_URL_MALFORMED;
-    if (account && expires && sig &&
-        signed_url_verify(&why, a->url_key, sizeof a->url_key, method, path, account, expires, sig, now_s()) == 0)
-        return 0;
-    audit_bad_url(a, req, what, why);
-    if (why == SIGNED_URL_EXPIRED)
-        return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "%s URL expired", what);
-    return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "invalid %s URL signature", what);
-}
-
 /* ---- POST /fmu/upload ------------------------------------------------- */
 
 static int declare(http_request *req, void *ud)
@@ -226,7 +201,8 @@ static int declare(http_request *req, void *ud)
     }
     char path[128], when[40];
     snprintf(path, sizeof path, "/uploads/%s", f->id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "PUT", path, who->account_id, expires) != 0) {
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "PUT", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0) {
         rc = internal(req, "sign upload URL");
         goto out;
     }
@@ -256,9 +232,9 @@ static int put_start(http_request *req, void *ud)
 
     if (path == NULL)
         return internal(req, "out of memory");
-    if ((rc = check_signature(req, a, "PUT", path, "upload")) != 0)
+    const char *account = NULL;
+    if ((rc = app_signed_access(a, req, "PUT", path, "upload", &account)) != 0)
         return rc;
-    const char *account = http_request_query(req, "account");
     if (acquire(&c, req, a))
         return HTTP_STOP;
     rc = store_fmu_get_owned(&f, c, account, id);
@@ -631,7 +607,8 @@ static int download_url(http_request *req, void *ud)
     int64_t expires = now_s() + url_ttl(a);
     char path[128], when[40];
     snprintf(path, sizeof path, "/downloads/%s", f->id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id, expires) != 0) {
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0) {
         rc = internal(req, "sign download URL");
         goto out;
     }
@@ -680,9 +657,9 @@ static int download_work(http_request *req, void *ud)
 
     if (path == NULL)
         return internal(req, "out of memory");
-    if ((rc = check_signature(req, a, "GET", path, "download")) != 0)
+    const char *account = NULL;
+    if ((rc = app_signed_access(a, req, "GET", path, "download", &account)) != 0)
         return rc;
-    const char *account = http_request_query(req, "account");
     if (acquire(&c, req, a))
         return HTTP_STOP;
     if ((rc = store_fmu_get_owned(&f, c, account, id)) != 0) {

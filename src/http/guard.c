@@ -11,8 +11,10 @@
  *      any process moves) for at most a second: revoking or locking a key
  *      takes effect on the next request. A request served from the caches
  *      takes no database connection at all.
- *   2. The tier's rate limit, per key id: RateLimit-Policy / RateLimit on
- *      every answer from here on, 429 + Retry-After past the limit.
+ *   2. The tier's rate limit, per account: all keys of an account share
+ *      one bucket (app__rate_limit; its signed URLs have a second one),
+ *      RateLimit-Policy / RateLimit on every answer from here on, 429 +
+ *      Retry-After past the limit.
  *   3. Unless the route is APP_ROUTE_KEY_ONLY (POST /auth/token): the bearer
  *      JWT (RFC 8725 checks in auth/jwt.c), whose `sub` must be the key's
  *      account and whose `key_id` claim must be this key. Verified tokens
@@ -266,12 +268,12 @@ static const char *bearer_token(http_request *req)
     return *h ? h : NULL;
 }
 
-static int rate_limit(app *a, http_request *req, const key_row *k)
+int app__rate_limit(app *a, http_request *req, const char *bucket, const char *tier)
 {
-    const tier_limits *t = tier_limits_of(k->tier);
+    const tier_limits *t = tier_limits_of(tier);
     ratelimit_result r;
     char policy[128], state[128];
-    int rc = ratelimit_check(&r, a->rate, k->id, t->rate_per_s, (int64_t)t->burst);
+    int rc = ratelimit_check(&r, a->rate, bucket, t->rate_per_s, (int64_t)t->burst);
     if (rc != 0 && rc != FMUGW_ELIMIT)
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);
     if (ratelimit_headers(policy, sizeof policy, state, sizeof state, t->tier, &r) == 0) {
@@ -393,7 +395,7 @@ int app_before(http_request *req, void *ud)
         rc = http_problem(req, HTTP_PROBLEM_FORBIDDEN, "the API key or its account is locked; ask an administrator");
         goto out;
     }
-    if ((rc = rate_limit(a, req, &k)) != 0)
+    if ((rc = app__rate_limit(a, req, k.account_id, k.tier)) != 0)
         goto out;
     if (!(flags & APP_ROUTE_KEY_ONLY) && (rc = check_token(gp, req, &k)) != 0)
         goto out;

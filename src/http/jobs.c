@@ -277,7 +277,8 @@ static int results_url(http_request *req, void *ud)
     int64_t expires = (int64_t)time(NULL) + ttl;
     char path[128], when[40];
     snprintf(path, sizeof path, "/results/%s", id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id, expires) != 0)
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0)
         return internal(req, "sign result URL");
     format_time(when, sizeof when, expires);
     rc = http_respond_json(req, 200,
@@ -295,23 +296,13 @@ static int result_fetch_work(http_request *req, void *ud)
     char *path = http_request_printf(req, "/results/%s", id);
     job_result_info info;
     FILE *f = NULL;
-    signed_url_failure why = SIGNED_URL_MALFORMED;
     int rc;
 
     if (!path)
         return internal(req, "out of memory");
-    const char *account = http_request_query(req, "account"), *expires = http_request_query(req, "expires"),
-               *sig = http_request_query(req, "sig");
-    if (!account || !expires || !sig ||
-        signed_url_verify(&why, a->url_key, sizeof a->url_key, "GET", path, account, expires, sig,
-                          (int64_t)time(NULL)) != 0) {
-        const char *reason = why == SIGNED_URL_EXPIRED ? "expired" : why == SIGNED_URL_TAMPERED ? "tampered" : "malformed";
-        app_audit(a, NULL, "anonymous", "auth.failure", id,
-                  json_pack("{s:s,s:s,s:s}", "route", "result", "reason", reason, "ip", http_request_client_ip(req)));
-        if (why == SIGNED_URL_EXPIRED)
-            return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "result URL expired");
-        return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "invalid result URL signature");
-    }
+    const char *account = NULL;
+    if ((rc = app_signed_access(a, req, "GET", path, "result", &account)) != 0)
+        return rc;
     job_system *js = jobs_or_503(req, a);
     if (!js)
         return HTTP_STOP;

@@ -369,6 +369,29 @@ const char *http_request_query(http_request *req, const char *name)
     return v;
 }
 
+/* MHD_get_connection_values iterator: counts the arguments named q->name. */
+typedef struct {
+    const char *name;
+    size_t n;
+} query_count_ctx;
+
+static enum MHD_Result query_count_it(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_count_ctx *q = cls;
+    if (key && strcmp(key, q->name) == 0)
+        q->n++;
+    return MHD_YES;
+}
+
+size_t http_request_query_count(http_request *req, const char *name)
+{
+    query_count_ctx q = {.name = name, .n = 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_count_it, &q);
+    return q.n;
+}
+
 const char *http_request_param(const http_request *req, const char *name)
 {
     for (size_t i = 0; i < req->nparams; i++)

@@ -243,6 +243,10 @@ const char *http_request_header(http_request *req, const char *name);
 /** A query parameter (decoded) or NULL. "?a" gives "" for a. */
 const char *http_request_query(http_request *req, const char *name);
 
+/** How many times the query names `name` ("?a=1&a=2" gives 2 for a):
+ *  http_request_query() gives only the first. */
+size_t http_request_query_count(http_request *req, const char *name);
+
 /** A path parameter from the pattern (`{id}` -> "id") or NULL. */
 const char *http_request_param(const http_request *req, const char *name);
 

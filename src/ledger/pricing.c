@@ -159,7 +159,8 @@ static int load_tier(pricing_tier *t, json_t *o, size_t idx)
     static const char *const tier_keys[] = {"name",          "price_usd",   "monthly_credits", "overage_usd_per_credit",
                                             "hard_limit",    "limits",      "bulk_discount",   NULL};
     static const char *const limit_keys[] = {"rate_per_s",     "burst",        "max_concurrent_jobs", "max_job_seconds",
-                                             "max_memory_mib", "max_fmu_mib", "retention_days",      NULL};
+                                             "max_memory_mib", "max_fmu_mib", "retention_days",      "max_api_keys",
+                                             NULL};
     static const char *const bulk_keys[] = {"percent", "threshold_credits", NULL};
     char where[64];
     int64_t v;
@@ -229,6 +230,11 @@ static int load_tier(pricing_tier *t, json_t *o, size_t idx)
     if (v < 1 || v > 3650)
         return bad(lwhere, "retention_days", "must be 1-3650");
     t->retention_days = (unsigned)v;
+    if ((rc = get_scaled(&v, lim, lwhere, "max_api_keys", 1.0, true, 0)) != 0)
+        return rc;
+    if (v < 1 || v > 10000)
+        return bad(lwhere, "max_api_keys", "must be 1-10000");
+    t->max_api_keys = (unsigned)v;
 
     json_t *bulk = json_object_get(o, "bulk_discount");
     if (bulk) {
@@ -479,6 +485,13 @@ int64_t pricing_storage_cost(const pricing *p, uint64_t bytes, double days)
     u128 num = (u128)bytes * (u128)p->storage_rate * ms;
     u128 den = (u128)KIB_PER_GIB * 1024u * 86400000u;
     return ceil_div(num, den);
+}
+
+int64_t pricing_storage_micro(const pricing *p, pricing_byte_ms byte_ms)
+{
+    u128 den = (u128)KIB_PER_GIB * 1024u * 86400000u;
+    u128 micro = byte_ms * (u128)p->storage_rate * 1000000u / den;
+    return micro > (u128)INT64_MAX ? INT64_MAX : (int64_t)micro;
 }
 
 int64_t pricing_reuse_cost(const pricing *p)

@@ -72,9 +72,10 @@ void scopes_format(char *buf, size_t size, unsigned mask);
  * open; built-in defaults before that. */
 typedef struct {
     const char *tier;       /* "free", "pro", "enterprise" */
-    double rate_per_s;      /* requests per second per key */
+    double rate_per_s;      /* requests per second per account (its keys share it) */
     double burst;
     uint64_t max_fmu_bytes; /* largest FMU upload */
+    unsigned max_api_keys;  /* keys not revoked an account may hold */
 } tier_limits;
 
 /** The limits of `tier` (free's for an unknown tier). */
@@ -144,6 +145,16 @@ int app_routes_account(app *a, http_server *srv);
  *  Retry-After), counts failures toward the abuse lock, and sets the
  *  principal. */
 int app_before(http_request *req, void *ud);
+
+/** The check of a request reached through a signed URL
+ *  (src/http/signed_access.c), for `method` on `path`: each of account,
+ *  expires and sig exactly once, the signature and expiry, and the
+ *  account, read now, neither locked (403) nor gone (404). 0 with
+ *  *account (borrowed from the request) set, or a problem answered
+ *  (HTTP_STOP). `what` ("upload", "download", "result") names the URL in
+ *  problems and the audit. */
+int app_signed_access(app *a, http_request *req, const char *method, const char *path, const char *what,
+                      const char **account);
 
 /** The principal of an authenticated request (NULL if none). */
 const principal *app_principal(const http_request *req);

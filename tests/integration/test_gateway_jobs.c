@@ -946,6 +946,47 @@ static void test_cross_tenant(void **state)
     free(id);
 }
 
+/* A result URL issued before the account was locked stops working at the
+ * lock (403 naming it); a repeated signed parameter is refused. */
+static void test_result_url_locked_account(void **state)
+{
+    (void)state;
+    cred L;
+    char bb[64], body[256], path[256], args[256], url[2048], bad[2600], out[1024];
+    assert_int_equal(make_account(&G, &L, "pro"), 0);
+    sample_id(bb, "BouncingBall", "2.0");
+    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":0.5}", bb);
+    char *id = submit_ok(&G, &L, body);
+    json_t *s = wait_job(&G, &L, id, 60);
+    assert_string_equal(json_string_value(json_object_get(s, "status")), "succeeded");
+    json_decref(s);
+    snprintf(path, sizeof path, "/fmu/results/%s", id);
+    json_t *info = get_json(&G, &L, path, 200);
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(info, "url")));
+    json_decref(info);
+    gw_response r;
+    assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 200);
+    gw_response_free(&r);
+    snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", url);
+    assert_int_equal(gw_request(&G, &r, "GET", bad, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 403);
+    gw_response_free(&r);
+
+    snprintf(args, sizeof args, "account lock --email %s", L.email);
+    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "account is locked"));
+    gw_response_free(&r);
+    snprintf(args, sizeof args, "account unlock --email %s", L.email);
+    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 200);
+    gw_response_free(&r);
+    free(id);
+}
+
 /* ---- cancel ---------------------------------------------------------------------- */
 
 static void test_cancel(void **state)
@@ -1183,6 +1224,7 @@ int main(void)
         cmocka_unit_test(test_limits_reserved_as_enforced),
         cmocka_unit_test(test_free_no_credits),
         cmocka_unit_test(test_cross_tenant),
+        cmocka_unit_test(test_result_url_locked_account),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_kill9_recovery),

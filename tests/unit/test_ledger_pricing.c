@@ -82,6 +82,9 @@ static void test_tiers(void **state)
     assert_true(f->max_job_seconds == 60.0);
     assert_int_equal(f->max_memory_bytes, 512ull << 20);
     assert_int_equal(f->retention_days, 7);
+    assert_int_equal(f->max_api_keys, 5);
+    assert_int_equal(p->max_api_keys, 25);
+    assert_int_equal(e->max_api_keys, 100);
     assert_true(p->bulk_discount_percent == 10.0);
     assert_int_equal(p->bulk_threshold, 100000 * 1000LL);
     assert_true(e->bulk_discount_percent == 20.0);
@@ -241,6 +244,8 @@ static void test_load_refusals(void **state)
     expect_refused("\"name\": \"pro\"", "\"name\": \"professional\"", "tiers.pro: missing tier");
     expect_refused("\"credits_per_cpu_second\": 0.5", "\"credits_per_cpu_second\": -0.5", "credits_per_cpu_second");
     expect_refused("\"retention_days\": 30", "\"retention_days\": 0", "retention_days");
+    expect_refused("\"max_api_keys\": 25,", "\"max_api_keys\": 0,", "max_api_keys");
+    expect_refused("\"max_api_keys\": 25,", "", "max_api_keys: missing");
     expect_refused("\"percent\": 10,", "\"percent\": 100,", "percent");
     expect_refused("\"reuse_credits\": 0.1", "\"reuse_credits\": 0.1, \"bogus\": 1", "bogus");
     expect_refused("{ \"name\": \"xlarge\" }", "{ \"name\": \"xlarge\", \"max_mib\": 4096 }", "open-ended");
