@@ -746,6 +746,29 @@ static json_t *parse_or_null(const char *text)
     return j;
 }
 
+/* The summary as GET /fmu/{id} shows it: a shallow copy (cached values
+ * are shared and never modified) with at most REGISTRY_VARIABLES_INLINE
+ * variables and `variables_truncated`. Steals `s`. */
+static json_t *summary_page(json_t *s)
+{
+    json_t *vars = json_object_get(s, "variables");
+    if (!json_is_object(s) || !json_is_array(vars))
+        return s;
+    json_t *c = json_copy(s);
+    json_decref(s);
+    if (!c)
+        return json_null();
+    bool more = json_array_size(vars) > REGISTRY_VARIABLES_INLINE;
+    if (more) {
+        json_t *page = json_array();
+        for (size_t i = 0; page && i < REGISTRY_VARIABLES_INLINE; i++)
+            json_array_append(page, json_array_get(vars, i));
+        json_object_set_new(c, "variables", page ? page : json_array());
+    }
+    json_object_set_new(c, "variables_truncated", json_boolean(more));
+    return c;
+}
+
 json_t *registry_fmu_json(const store_fmu *f, bool full)
 {
     char created[40], updated[40];
@@ -755,10 +778,35 @@ json_t *registry_fmu_json(const store_fmu *f, bool full)
                           store_fmu_state_name(f->state), "public", f->is_public, "size", (json_int_t)f->size, "sha256",
                           f->sha256, "created_at", created, "updated_at", updated);
     if (j && full) {
-        json_object_set_new(j, "summary", parse_or_null(f->summary));
+        json_object_set_new(j, "summary", summary_page(parse_or_null(f->summary)));
         json_object_set_new(j, "validation", parse_or_null(f->report));
     }
     return j;
+}
+
+int registry_fmu_variables(json_t **out, const store_fmu *f, uint64_t offset, uint64_t limit)
+{
+    *out = NULL;
+    if (limit < 1 || limit > REGISTRY_VARIABLES_PAGE_MAX)
+        return fmugw_error_set(FMUGW_EINVALID, "limit must be from 1 to %d", REGISTRY_VARIABLES_PAGE_MAX);
+    json_t *s = parse_or_null(f->summary);
+    json_t *vars = json_object_get(s, "variables");
+    if (!json_is_array(vars)) {
+        json_decref(s);
+        return fmugw_error_set(FMUGW_ECONFLICT, "the FMU has no model summary (status %s)",
+                               store_fmu_state_name(f->state));
+    }
+    size_t total = json_array_size(vars);
+    json_t *page = json_array();
+    for (uint64_t i = offset; page && i < total && i - offset < limit; i++)
+        json_array_append(page, json_array_get(vars, (size_t)i));
+    uint64_t next = offset + limit;
+    *out = json_pack("{s:s,s:I,s:I,s:I,s:o,s:o}", "fmu_id", f->id, "total", (json_int_t)total, "offset",
+                     (json_int_t)(offset > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)offset), "limit",
+                     (json_int_t)limit, "variables", page ? page : json_array(),
+                     "next_offset", next < total ? json_integer((json_int_t)next) : json_null());
+    json_decref(s);
+    return *out ? 0 : fmugw_error_set(FMUGW_ENOMEM, "out of memory");
 }
 
 /* ---- abuse -------------------------------------------------------------- */

@@ -110,10 +110,27 @@ int registry_import_samples(app *a, const char *dir);
  *  trustworthy when this returns 0). */
 int registry_blob_decrypt(app *a, const char *blob_key, FILE *f);
 
+/** Variables in the summary of GET /fmu/{id} (the first ones, in model
+ *  order); the others are paged with registry_fmu_variables. */
+#define REGISTRY_VARIABLES_INLINE 1000
+/** Default and largest page of GET /fmu/{id}/variables. */
+#define REGISTRY_VARIABLES_PAGE_DEFAULT 100
+#define REGISTRY_VARIABLES_PAGE_MAX 1000
+
 /** The JSON representation of an FMU: id, name, status, public, size,
  *  sha256, created_at, updated_at, and with `full` also summary and
- *  validation (parsed from the stored JSON, null if none). */
+ *  validation (parsed from the stored JSON, null if none). The summary's
+ *  `variables` holds at most REGISTRY_VARIABLES_INLINE of them and
+ *  `variables_truncated` tells whether there are more (counts.variables
+ *  has the total). */
 json_t *registry_fmu_json(const store_fmu *f, bool full);
+
+/** One page of the variables of FMU `f`'s summary: {"fmu_id", "total",
+ *  "offset", "limit", "variables": [...], "next_offset": int|null}.
+ *  `limit` is 1..REGISTRY_VARIABLES_PAGE_MAX (FMUGW_EINVALID otherwise); an
+ *  offset past the end gives an empty page. FMUGW_ECONFLICT when the FMU
+ *  has no summary (not validated, or its model could not be read). */
+int registry_fmu_variables(json_t **out, const store_fmu *f, uint64_t offset, uint64_t limit);
 
 /** Formats unix milliseconds as RFC 3339 UTC ("2024-05-01T12:00:00Z"). */
 void registry_format_time(char *buf, size_t size, int64_t unix_ms);
