@@ -393,11 +393,56 @@ static void test_big_model_paged(void **state)
     free(md);
 }
 
+/* Validation runs in the sandbox, and the daemon trusts nothing of what
+ * comes back: a second daemon whose validator is hostile_validator (an
+ * answer flood past the cap, a malformed answer claiming "ready", a
+ * duplicated key, a crash, no answer) rejects every upload with rule
+ * validation-aborted and keeps serving. */
+static void test_hostile_validator(void **state)
+{
+    (void)state;
+    static char venv[1100], ienv[1100];
+    snprintf(venv, sizeof venv, "FMUGW_VALIDATOR=%s", getenv("FMUGW_HOSTILE_VALIDATOR"));
+    const char *d = getenv("FMUGWD");
+    const char *slash = strrchr(d, '/');
+    snprintf(ienv, sizeof ienv, "FMUGW_INIT=%.*s/fmugw-init", (int)(slash - d), d);
+    char *env[] = { venv, ienv, NULL };
+    gw H;
+    assert_int_equal(gw_start(&H, env), 0);
+    cred c;
+    assert_int_equal(make_account(&H, &c), 0);
+    static const struct {
+        const char *body, *why;
+    } cases[] = {
+        { "FLOOD", "output_limit" },
+        { "GARBAGE", "malformed" },
+        { "DUPKEY", "malformed" },
+        { "CRASH", "crashed" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "%s payload %zu", cases[i].body, i);
+        json_t *f = upload(&H, &c, "hostile.fmu", body, strlen(body));
+        assert_string_equal(jstr(f, "status"), "rejected");
+        assert_true(has_fatal(f, "validation-aborted"));
+        if (!problem_mentions(f, cases[i].why))
+            fail_msg("%s: %s", cases[i].body, json_dumps(json_object_get(f, "validation"), 0));
+        assert_true(json_is_null(json_object_get(f, "summary")));
+        json_decref(f);
+    }
+    gw_response r;
+    assert_int_equal(gw_request(&H, &r, "GET", "/healthz", NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 200);
+    gw_response_free(&r);
+    gw_stop(&H);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attribute_flood_rejected),
         cmocka_unit_test(test_big_model_paged),
+        cmocka_unit_test(test_hostile_validator),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
