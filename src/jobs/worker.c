@@ -178,11 +178,27 @@ static int feed(void *ctx, const void *buf, size_t n)
     return crypto_open_update(((feed_ctx *)ctx)->open, buf, n);
 }
 
-/* unpacked_fill_fn: decrypts the FMU blob to <dir>/model.fmu, extracts it
- * to <dir>/fmu and removes the zip. */
-static int unpack_fmu(void *ctx, const char *blob_key, const char *dir)
+/* The fill of a job's unpacked FMU, and the CPU time it took (charged to
+ * the job that filled the cache; a job that finds the FMU unpacked pays
+ * nothing for it). */
+typedef struct {
+    job_system *js;
+    uint64_t cpu_ms;
+} unpack_ctx;
+
+static uint64_t thread_cpu_us(void)
 {
-    job_system *js = ctx;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* unpacked_fill_fn: decrypts the FMU blob to <dir>/model.fmu, extracts it
+ * to <dir>/fmu (the zip and the extracted files together within
+ * `max_bytes`) and removes the zip. */
+static int unpack_fmu_in(job_system *js, const char *blob_key, const char *dir, uint64_t max_bytes)
+{
     char *zip = fmugw_path_join(dir, "model.fmu"), *fmu_dir = fmugw_path_join(dir, "fmu");
     FILE *f = NULL;
     feed_ctx fc = { NULL };
@@ -208,7 +224,21 @@ static int unpack_fmu(void *ctx, const char *blob_key, const char *dir)
         goto out;
     }
     f = NULL;
-    rc = fmi_archive_extract(zip, fmu_dir, NULL);
+    struct stat zst;
+    if (stat(zip, &zst) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot stat the FMU file: %s", strerror(errno));
+        goto out;
+    }
+    fmi_archive_limits lim = FMI_ARCHIVE_LIMITS_INIT;
+    uint64_t zip_bytes = (uint64_t)zst.st_blocks * 512;
+    if (zip_bytes >= max_bytes) {
+        rc = fmugw_error_set(FMUGW_ETOOBIG, "no room to unpack the FMU: %llu bytes left in the unpacked-FMU cache",
+                             (unsigned long long)max_bytes);
+        goto out;
+    }
+    if (lim.max_total_size > max_bytes - zip_bytes)
+        lim.max_total_size = max_bytes - zip_bytes;
+    rc = fmi_archive_extract(zip, fmu_dir, &lim);
 out:
     if (f)
         fclose(f);
@@ -217,6 +247,15 @@ out:
         unlink(zip);
     free(zip);
     free(fmu_dir);
+    return rc;
+}
+
+static int unpack_fmu(void *ctx, const char *blob_key, const char *dir, uint64_t max_bytes)
+{
+    unpack_ctx *u = ctx;
+    uint64_t t0 = thread_cpu_us();
+    int rc = unpack_fmu_in(u->js, blob_key, dir, max_bytes);
+    u->cpu_ms += (thread_cpu_us() - t0 + 999) / 1000;
     return rc;
 }
 
@@ -260,6 +299,7 @@ typedef struct {
     pricing_usage usage;
     const pricing_tier *tier;
     int64_t progress;        /* millionths, stored with the final state */
+    uint64_t unpack_cpu_ms;  /* unpacking the FMU for this job (0 on a cache hit): in cpu_ms and the charge */
 } finish_tx;
 
 static int finish_fn(db_conn *c, void *ctx)
@@ -273,7 +313,8 @@ static int finish_fn(db_conn *c, void *ctx)
                       "lease_owner = NULL, lease_expires_at = NULL, progress_ppm = $12 "
                       "WHERE id = $10 AND status = 'running' AND lease_owner = $11",
                       "ttt" "iiiii" "itt" "i", t->status, t->error_class, t->message,
-                      (int64_t)(r->cpu_user_ms + r->cpu_system_ms), (int64_t)r->wall_ms, (int64_t)r->peak_rss_kb,
+                      (int64_t)(r->cpu_user_ms + r->cpu_system_ms + t->unpack_cpu_ms), (int64_t)r->wall_ms,
+                      (int64_t)r->peak_rss_kb,
                       (int64_t)(t->blob_key ? t->size : r->output_bytes), (int64_t)r->rows, now, t->job->id,
                       t->js->owner, t->progress);
     if (rc != 0 || t->changed == 0)
@@ -291,9 +332,11 @@ static int finish_fn(db_conn *c, void *ctx)
         t->charge = t->tier ? pricing_job_cost(t->js->a->pricing, t->tier, &t->usage) : 0;
         char detail[512];
         snprintf(detail, sizeof detail,
-                 "{\"fmu_id\":\"%s\",\"job_id\":\"%s\",\"status\":\"%s\",\"cpu_ms\":%llu,\"wall_ms\":%llu,"
-                 "\"peak_rss_kb\":%llu,\"output_bytes\":%llu,\"rows\":%llu,\"reused\":false}",
-                 t->job->fmu_id, t->job->id, t->status, (unsigned long long)(r->cpu_user_ms + r->cpu_system_ms),
+                 "{\"fmu_id\":\"%s\",\"job_id\":\"%s\",\"status\":\"%s\",\"cpu_ms\":%llu,\"unpack_cpu_ms\":%llu,"
+                 "\"wall_ms\":%llu,\"peak_rss_kb\":%llu,\"output_bytes\":%llu,\"rows\":%llu,\"reused\":false}",
+                 t->job->fmu_id, t->job->id, t->status,
+                 (unsigned long long)(r->cpu_user_ms + r->cpu_system_ms + t->unpack_cpu_ms),
+                 (unsigned long long)t->unpack_cpu_ms,
                  (unsigned long long)r->wall_ms, (unsigned long long)r->peak_rss_kb,
                  (unsigned long long)r->output_bytes, (unsigned long long)r->rows);
         rc = ledger_settle_detail(c, t->job->id, t->charge, detail);
@@ -483,6 +526,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     char blob_key[BLOB_KEY_SIZE] = "", sha_hex[65] = "";
     bool stored = false;
     const char *held_blob = NULL, *unpacked = NULL; /* the unpacked FMU held in js->unpacked */
+    unpack_ctx uctx = { js, 0 }; /* the unpack's CPU time, charged with the job's */
     int rc;
 
     memset(&rep, 0, sizeof rep);
@@ -533,7 +577,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         rc = fmugw_error_set(FMUGW_ENOTFOUND, "the FMU was deleted before the job ran");
         goto platform;
     }
-    if ((rc = unpacked_cache_acquire(js->unpacked, fmu->blob_key, unpack_fmu, js, &unpacked)) != 0)
+    if ((rc = unpacked_cache_acquire(js->unpacked, fmu->blob_key, unpack_fmu, &uctx, &unpacked)) != 0)
         goto platform;
     held_blob = fmu->blob_key;
     if (!(fmu_dir = fmugw_path_join(unpacked, "fmu"))) {
@@ -627,12 +671,13 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     pthread_mutex_unlock(&js->mu);
 
     pricing_usage u = { .fmu_bytes = (uint64_t)job->fmu_size, .stop_minus_start = job->span,
-                        .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms, .wall_ms = rep.wall_ms,
+                        .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms + uctx.cpu_ms, .wall_ms = rep.wall_ms,
                         .peak_rss_kb = rep.peak_rss_kb, .output_bytes = rep.output_bytes };
     const pricing_tier *tier = pricing_tier_get(a->pricing, job->tier);
     if (!tier)
         tier = pricing_tier_get(a->pricing, "free");
     ft.usage = u;
+    ft.unpack_cpu_ms = uctx.cpu_ms;
     ft.tier = tier;
     char msg[1100];
 

@@ -437,12 +437,123 @@ static void test_hostile_validator(void **state)
     gw_stop(&H);
 }
 
+/* The issue's archive: 1,000 entries of exactly 1 MiB of zeros, about
+ * 1.1 MB uploaded (tests/fixtures/make_bad_fmus.c). Each entry is at the
+ * per-entry threshold, the whole is 1 GiB: rejected at upload (rule
+ * archive, the archive's ratio named), so no job can unpack it. */
+static void test_many_entry_bomb_rejected(void **state)
+{
+    (void)state;
+    char path[1024];
+    size_t len;
+    snprintf(path, sizeof path, "%s/zip_bomb_entries.fmu", getenv("FMUGW_BAD_FMU_DIR"));
+    char *data = slurp(path, &len);
+    assert_non_null(data);
+    assert_true(len < 2 << 20);
+    json_t *f = upload(&G, &B, "bomb.fmu", data, len);
+    assert_string_equal(jstr(f, "status"), "rejected");
+    assert_true(has_fatal(f, "archive"));
+    if (!problem_mentions(f, "zip bomb: the archive expands"))
+        fail_msg("%s", json_dumps(json_object_get(f, "validation"), 0));
+    char body[256];
+    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1}", jstr(f, "id"));
+    gw_response r;
+    api(&G, &B, &r, "POST", "/fmu/execute", body, strlen(body), "application/json");
+    assert_true(r.status >= 400 && r.status < 500);
+    gw_response_free(&r);
+    json_decref(f);
+    free(data);
+}
+
+/* Long-polls a job until it is finished. */
+static void wait_job(const gw *g, const cred *c, const char *id)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/fmu/status/%s?wait=10", id);
+    for (int i = 0; i < 30; i++) {
+        json_t *j = NULL;
+        assert_int_equal(get_json(g, c, path, &j), 200);
+        const char *st = jstr(j, "status");
+        bool done = st && strcmp(st, "queued") && strcmp(st, "running");
+        if (done && strcmp(st, "succeeded") != 0)
+            fail_msg("job %s: %s", id, json_dumps(j, 0));
+        json_decref(j);
+        if (done)
+            return;
+    }
+    fail_msg("job %s did not finish", id);
+}
+
+static char *run_job(const gw *g, const cred *c, const char *fmu_id)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1,\"reuse\":false}", fmu_id);
+    gw_response r;
+    api(g, c, &r, "POST", "/fmu/execute", body, strlen(body), "application/json");
+    if (r.status != 202)
+        fail_msg("execute: %ld %s", r.status, r.body);
+    json_t *j = gw_json(&r);
+    gw_response_free(&r);
+    char *id = strdup(jstr(j, "job_id"));
+    json_decref(j);
+    wait_job(g, c, id);
+    return id;
+}
+
+/* The ledger detail of job `job_id`'s charge (a new reference). */
+static json_t *charge_detail(const gw *g, const cred *c, const char *job_id)
+{
+    json_t *l = NULL;
+    assert_int_equal(get_json(g, c, "/account/ledger?limit=100", &l), 200);
+    size_t k;
+    json_t *it, *found = NULL;
+    json_array_foreach(json_object_get(l, "items"), k, it)
+    {
+        json_t *d = json_object_get(it, "detail");
+        if (jstr(it, "job_id") && !strcmp(jstr(it, "job_id"), job_id) && json_object_get(d, "unpack_cpu_ms"))
+            found = json_incref(d);
+    }
+    json_decref(l);
+    if (!found)
+        fail_msg("no charge with unpack_cpu_ms for job %s", job_id);
+    return found;
+}
+
+/* Unpacking is metered: the job that unpacks an FMU into the cache is
+ * charged for the CPU time of the unpacking (unpack_cpu_ms, included in
+ * its cpu_ms); the next job of the same FMU finds it unpacked and is not. */
+static void test_unpack_metered(void **state)
+{
+    (void)state;
+    size_t ml, len;
+    char *md = dahlquist_md_with(3, &ml);
+    char *fmu = build_fmu(md, ml, 0, 0, &len);
+    json_t *f = upload(&G, &B, "metered.fmu", fmu, len);
+    assert_string_equal(jstr(f, "status"), "ready");
+    char *first = run_job(&G, &B, jstr(f, "id"));
+    char *second = run_job(&G, &B, jstr(f, "id"));
+    json_t *d1 = charge_detail(&G, &B, first), *d2 = charge_detail(&G, &B, second);
+    json_int_t u1 = json_integer_value(json_object_get(d1, "unpack_cpu_ms"));
+    assert_true(u1 >= 1);
+    assert_true(json_integer_value(json_object_get(d1, "cpu_ms")) >= u1);
+    assert_int_equal(json_integer_value(json_object_get(d2, "unpack_cpu_ms")), 0);
+    json_decref(d1);
+    json_decref(d2);
+    free(first);
+    free(second);
+    json_decref(f);
+    free(fmu);
+    free(md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attribute_flood_rejected),
         cmocka_unit_test(test_big_model_paged),
         cmocka_unit_test(test_hostile_validator),
+        cmocka_unit_test(test_many_entry_bomb_rejected),
+        cmocka_unit_test(test_unpack_metered),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
