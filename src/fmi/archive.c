@@ -29,6 +29,7 @@
 
 #define RATIO_MIN_SIZE ((uint64_t)1 << 20) /* ratio checked above 1 MiB (of an entry, and of the archive) */
 #define MAX_DEPTH 64                        /* path components per entry */
+#define MAX_PATH_LEN 1024                   /* bytes of an entry's path: trees stay well within PATH_MAX */
 #define CHUNK (64 * 1024)
 
 typedef enum { ENTRY_FILE, ENTRY_DIR } entry_kind;
@@ -68,6 +69,8 @@ static int check_name(const char *name, const char *raw)
     for (const char *p = name; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return fmugw_error_set(FMUGW_EUNSAFE, "unsafe entry \"%s\": control character in name", q);
+    if (strlen(name) > MAX_PATH_LEN)
+        return fmugw_error_set(FMUGW_EUNSAFE, "unsafe entry \"%s\": path longer than %d bytes", q, MAX_PATH_LEN);
     int depth = 0, real = 0;
     const char *p = name;
     while (*p) {

@@ -2,7 +2,7 @@
  * archive.h - safe extraction of an FMU (a zip file) with libzip.
  *
  * Extraction refuses, with a message naming the entry: absolute paths,
- * ".." components, backslash-rooted or drive-letter paths, symlink (or any
+ * paths over 1024 bytes, ".." components, backslash-rooted or drive-letter paths, symlink (or any
  * non-regular, non-directory) entries, encrypted entries, more than
  * `max_entries` entries, a total uncompressed size over
  * `max_total_size`, and any entry whose compression ratio is over

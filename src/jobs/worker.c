@@ -30,7 +30,6 @@
 #include "jobs/jobs_internal.h"
 #include "jobs/unpacked.h"
 
-#include "fmi/archive.h"
 #include "fmi/sim_args.h"
 #include "http/log.h"
 #include "ledger/ledger.h"
@@ -42,6 +41,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,18 +194,49 @@ static uint64_t thread_cpu_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* unpacked_fill_fn: decrypts the FMU blob to <dir>/model.fmu, extracts it
- * to <dir>/fmu (the zip and the extracted files together within
- * `max_bytes`) and removes the zip. */
-static int unpack_fmu_in(job_system *js, const char *blob_key, const char *dir, uint64_t max_bytes)
+/* What the sandboxed unpacking (fmugw-validator --unpack) may use. */
+#define UNPACK_TIMEOUT_S 120.0
+#define UNPACK_CPU_S 60.0
+#define UNPACK_MEMORY ((uint64_t)1 << 30)
+#define UNPACK_LOG_LIMIT ((uint64_t)1 << 20)
+
+/* nftw over what the sandbox wrote: only directories and regular files
+ * with one link; no set-id or sticky bits and no group/other write
+ * (cleared), owner access kept so the tree can be read and removed. */
+static int tidy_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    char *zip = fmugw_path_join(dir, "model.fmu"), *fmu_dir = fmugw_path_join(dir, "fmu");
+    (void)ftw;
+    if (flag != FTW_F && flag != FTW_D)
+        return 1;
+    if (S_ISREG(st->st_mode) ? st->st_nlink != 1 : !S_ISDIR(st->st_mode))
+        return 1;
+    mode_t mode = st->st_mode & 07777, want = (mode & 0755) | (S_ISDIR(st->st_mode) ? 0700 : 0600);
+    return want != mode && chmod(path, want) != 0 ? 1 : 0;
+}
+
+/* unpacked_fill_fn: decrypts the FMU blob to <dir>/in/model.fmu (here,
+ * metered by this thread's CPU clock), then fmugw-validator --unpack
+ * extracts it in the sandbox into <dir>/out (its /job/scratch; metered by
+ * the sandbox), within `max_bytes` for the zip and the files together.
+ * The tree is checked and tidied (tidy_visit), moved to <dir>/fmu, and
+ * the zip removed. The worker never parses the archive itself. */
+static int unpack_fmu_in(unpack_ctx *u, const char *blob_key, const char *dir, uint64_t max_bytes)
+{
+    job_system *js = u->js;
+    char *in = fmugw_path_join(dir, "in"), *out = fmugw_path_join(dir, "out");
+    char *zip = in ? fmugw_path_join(in, "model.fmu") : NULL, *fmu_dir = fmugw_path_join(dir, "fmu");
+    char *made = out ? fmugw_path_join(out, "fmu") : NULL, *validator = sandbox_default_validator();
     FILE *f = NULL;
     feed_ctx fc = { NULL };
     int rc = 0, fd = -1;
+    uint64_t t0 = thread_cpu_us();
 
-    if (!zip || !fmu_dir) {
+    if (!in || !out || !zip || !fmu_dir || !made || !validator) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (mkdir(in, 0700) != 0 || mkdir(out, 0700) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot prepare the unpacking: %s", strerror(errno));
         goto out;
     }
     if ((fd = open(zip, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
@@ -229,34 +260,74 @@ static int unpack_fmu_in(job_system *js, const char *blob_key, const char *dir, 
         rc = fmugw_error_set(FMUGW_EIO, "cannot stat the FMU file: %s", strerror(errno));
         goto out;
     }
-    fmi_archive_limits lim = FMI_ARCHIVE_LIMITS_INIT;
     uint64_t zip_bytes = (uint64_t)zst.st_blocks * 512;
     if (zip_bytes >= max_bytes) {
         rc = fmugw_error_set(FMUGW_ETOOBIG, "no room to unpack the FMU: %llu bytes left in the unpacked-FMU cache",
                              (unsigned long long)max_bytes);
         goto out;
     }
-    if (lim.max_total_size > max_bytes - zip_bytes)
-        lim.max_total_size = max_bytes - zip_bytes;
-    rc = fmi_archive_extract(zip, fmu_dir, &lim);
+    char max_text[32];
+    snprintf(max_text, sizeof max_text, "%llu", (unsigned long long)(max_bytes - zip_bytes));
+    char *argv[] = { "fmugw-validator", "--unpack", "/job/fmu/model.fmu", "/job/scratch/fmu", max_text, NULL };
+    sandbox_job sj = { 0 };
+    sj.runner = validator;
+    sj.fmu_dir = in;
+    sj.scratch_dir = out;
+    sj.args = argv;
+    sandbox_limits lim = SANDBOX_LIMITS_INIT;
+    lim.timeout_s = UNPACK_TIMEOUT_S;
+    lim.cpu_limit_s = UNPACK_CPU_S;
+    lim.memory_limit = UNPACK_MEMORY;
+    lim.output_limit = UNPACK_LOG_LIMIT;
+    lim.file_size_limit = max_bytes - zip_bytes;
+    sj.limits = lim;
+    sj.isolate = true;
+    sj.result_fd = -1;
+    sandbox_report sr;
+    u->cpu_ms += (thread_cpu_us() - t0 + 999) / 1000;
+    t0 = 0;
+    rc = sandbox_run(&sj, &sr);
+    u->cpu_ms += sr.cpu_user_ms + sr.cpu_system_ms;
+    if (rc != 0)
+        goto out;
+    if (sr.outcome != SANDBOX_FINISHED) {
+        rc = fmugw_error_set(sr.outcome == SANDBOX_FMU_ERROR ? FMUGW_EINVALID : FMUGW_ETOOBIG,
+                             "cannot unpack the FMU (%s): %s", sandbox_outcome_name(sr.outcome), sr.message);
+        goto out;
+    }
+    unlink(zip);
+    if (nftw(made, tidy_visit, 16, FTW_PHYS) != 0) {
+        rc = fmugw_error_set(FMUGW_EUNSAFE, "the unpacked FMU holds a link or a special file");
+        goto out;
+    }
+    if (rename(made, fmu_dir) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot move the unpacked FMU: %s", strerror(errno));
+        goto out;
+    }
 out:
+    if (t0)
+        u->cpu_ms += (thread_cpu_us() - t0 + 999) / 1000;
     if (f)
         fclose(f);
     crypto_open_free(fc.open);
     if (zip)
         unlink(zip);
+    if (in)
+        rmdir(in);
+    if (out)
+        fmugw_rmtree(out);
+    free(in);
+    free(out);
     free(zip);
+    free(made);
     free(fmu_dir);
+    free(validator);
     return rc;
 }
 
 static int unpack_fmu(void *ctx, const char *blob_key, const char *dir, uint64_t max_bytes)
 {
-    unpack_ctx *u = ctx;
-    uint64_t t0 = thread_cpu_us();
-    int rc = unpack_fmu_in(u->js, blob_key, dir, max_bytes);
-    u->cpu_ms += (thread_cpu_us() - t0 + 999) / 1000;
-    return rc;
+    return unpack_fmu_in(ctx, blob_key, dir, max_bytes);
 }
 
 static int write_text(const char *path, const char *text)

@@ -176,20 +176,6 @@ out:
 #define VALIDATE_SCRATCH ((uint64_t)512 << 20)
 #define VALIDATE_OUTPUT ((uint64_t)REGISTRY_ANSWER_MAX + ((uint64_t)1 << 20))
 
-/* fmugw-validator: $FMUGW_VALIDATOR, else beside the runner. malloc'd. */
-static char *validator_path(void)
-{
-    const char *env = getenv("FMUGW_VALIDATOR");
-    if (env && *env)
-        return strdup(env);
-    char *runner = sandbox_default_runner(), *p = NULL;
-    char *slash = runner ? strrchr(runner, '/') : NULL;
-    if (slash && asprintf(&p, "%.*s/fmugw-validator", (int)(slash - runner), runner) < 0)
-        p = NULL;
-    free(runner);
-    return p;
-}
-
 /* Reads the validator's answer (at most REGISTRY_ANSWER_MAX bytes) from
  * the start of `fd` and checks its shape; NULL with a reason in `why`
  * when it is not an answer. */
@@ -266,7 +252,7 @@ static int evaluate(bool *ready, char **summary, char **report, char **rules, ap
         dir = NULL;
         goto out;
     }
-    if ((path = fmugw_path_join(dir, "model.fmu")) == NULL || (validator = validator_path()) == NULL) {
+    if ((path = fmugw_path_join(dir, "model.fmu")) == NULL || (validator = sandbox_default_validator()) == NULL) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }

@@ -11,16 +11,25 @@
  * when an answer was written (whatever the verdict), 1 when the
  * evaluation failed, 2 when the sandbox's channels or policy failed.
  *
+ * usage: fmugw-validator --unpack FMU_PATH TARGET MAX_BYTES
+ * The workers' unpacking of an FMU for its jobs (src/jobs/worker.c):
+ * fmi_archive_extract of the whole archive into TARGET (a new directory in
+ * the sandbox's writable /job/scratch), writing at most MAX_BYTES. Nothing
+ * on fd 3; "@status ok" and exit 0 when unpacked, "@status error" and
+ * exit 1 with the reason otherwise.
+ *
  * Order matters: the result channel is opened and the seccomp allow-list
  * installed (policy.c, the runner's) before the archive is opened, so not
  * one byte of it is parsed unfiltered.
  */
+#include "fmi/archive.h"
 #include "registry/evaluate.h"
 #include "sandbox/policy.h"
 #include "util/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +65,34 @@ static void status(const char *kind, const char *msg)
     write_all(LOG_FD, line, len);
 }
 
+_Noreturn static void unpack(const char *zip, const char *target, const char *max_text)
+{
+    char *end;
+    errno = 0;
+    unsigned long long max = strtoull(max_text, &end, 10);
+    if (errno || *end || end == max_text || max == 0) {
+        status("platform", "bad MAX_BYTES");
+        _exit(2);
+    }
+    fmi_archive_limits lim = FMI_ARCHIVE_LIMITS_INIT;
+    if (lim.max_total_size > max)
+        lim.max_total_size = max;
+    if (fmi_archive_extract(zip, target, &lim) != 0) {
+        status("error", fmugw_error_last());
+        _exit(1);
+    }
+    status("ok", "");
+    _exit(0);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: fmugw-validator FMU_PATH\n");
+    bool unpacking = argc == 5 && !strcmp(argv[1], "--unpack");
+    if (argc != 2 && !unpacking) {
+        fprintf(stderr, "usage: fmugw-validator FMU_PATH | --unpack FMU_PATH TARGET MAX_BYTES\n");
         return 2;
     }
-    if (fcntl(RESULT_FD, F_GETFD) < 0) {
+    if (!unpacking && fcntl(RESULT_FD, F_GETFD) < 0) {
         status("platform", "no result channel on fd 3");
         _exit(2);
     }
@@ -70,6 +100,8 @@ int main(int argc, char **argv)
         status("platform", fmugw_error_last());
         _exit(2);
     }
+    if (unpacking)
+        unpack(argv[2], argv[3], argv[4]);
     const char *tmp = getenv("TMPDIR");
     json_t *answer = NULL;
     if (registry_evaluate_file(&answer, argv[1], tmp && *tmp ? tmp : "/tmp") != 0) {

@@ -11,6 +11,7 @@
  */
 #include "harness.h"
 
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -393,6 +394,20 @@ static void test_big_model_paged(void **state)
     free(md);
 }
 
+/* A second daemon whose fmugw-validator (validation and the workers'
+ * unpacking) is hostile_validator, and an account on it. */
+static void start_hostile(gw *h, cred *c)
+{
+    static char venv[1100], ienv[1100];
+    snprintf(venv, sizeof venv, "FMUGW_VALIDATOR=%s", getenv("FMUGW_HOSTILE_VALIDATOR"));
+    const char *d = getenv("FMUGWD");
+    const char *slash = strrchr(d, '/');
+    snprintf(ienv, sizeof ienv, "FMUGW_INIT=%.*s/fmugw-init", (int)(slash - d), d);
+    char *env[] = { venv, ienv, NULL };
+    assert_int_equal(gw_start(h, env), 0);
+    assert_int_equal(make_account(h, c), 0);
+}
+
 /* Validation runs in the sandbox, and the daemon trusts nothing of what
  * comes back: a second daemon whose validator is hostile_validator (an
  * answer flood past the cap, a malformed answer claiming "ready", a
@@ -401,16 +416,9 @@ static void test_big_model_paged(void **state)
 static void test_hostile_validator(void **state)
 {
     (void)state;
-    static char venv[1100], ienv[1100];
-    snprintf(venv, sizeof venv, "FMUGW_VALIDATOR=%s", getenv("FMUGW_HOSTILE_VALIDATOR"));
-    const char *d = getenv("FMUGWD");
-    const char *slash = strrchr(d, '/');
-    snprintf(ienv, sizeof ienv, "FMUGW_INIT=%.*s/fmugw-init", (int)(slash - d), d);
-    char *env[] = { venv, ienv, NULL };
     gw H;
-    assert_int_equal(gw_start(&H, env), 0);
     cred c;
-    assert_int_equal(make_account(&H, &c), 0);
+    start_hostile(&H, &c);
     static const struct {
         const char *body, *why;
     } cases[] = {
@@ -465,8 +473,8 @@ static void test_many_entry_bomb_rejected(void **state)
     free(data);
 }
 
-/* Long-polls a job until it is finished. */
-static void wait_job(const gw *g, const cred *c, const char *id)
+/* Long-polls a job until it is finished; its status (caller decrefs). */
+static json_t *wait_job(const gw *g, const cred *c, const char *id)
 {
     char path[256];
     snprintf(path, sizeof path, "/fmu/status/%s?wait=10", id);
@@ -474,14 +482,28 @@ static void wait_job(const gw *g, const cred *c, const char *id)
         json_t *j = NULL;
         assert_int_equal(get_json(g, c, path, &j), 200);
         const char *st = jstr(j, "status");
-        bool done = st && strcmp(st, "queued") && strcmp(st, "running");
-        if (done && strcmp(st, "succeeded") != 0)
-            fail_msg("job %s: %s", id, json_dumps(j, 0));
+        if (st && strcmp(st, "queued") && strcmp(st, "running"))
+            return j;
         json_decref(j);
-        if (done)
-            return;
     }
     fail_msg("job %s did not finish", id);
+    return NULL;
+}
+
+/* Submits a job of `fmu_id`; its status once finished (caller decrefs). */
+static json_t *run_job_status(const gw *g, const cred *c, const char *fmu_id)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1,\"reuse\":false}", fmu_id);
+    gw_response r;
+    api(g, c, &r, "POST", "/fmu/execute", body, strlen(body), "application/json");
+    if (r.status != 202)
+        fail_msg("execute: %ld %s", r.status, r.body);
+    json_t *j = gw_json(&r);
+    gw_response_free(&r);
+    json_t *st = wait_job(g, c, jstr(j, "job_id"));
+    json_decref(j);
+    return st;
 }
 
 static char *run_job(const gw *g, const cred *c, const char *fmu_id)
@@ -496,7 +518,10 @@ static char *run_job(const gw *g, const cred *c, const char *fmu_id)
     gw_response_free(&r);
     char *id = strdup(jstr(j, "job_id"));
     json_decref(j);
-    wait_job(g, c, id);
+    json_t *st = wait_job(g, c, id);
+    if (strcmp(jstr(st, "status"), "succeeded") != 0)
+        fail_msg("job %s: %s", id, json_dumps(st, 0));
+    json_decref(st);
     return id;
 }
 
@@ -546,6 +571,82 @@ static void test_unpack_metered(void **state)
     free(md);
 }
 
+static int suid_files, suid_tidied, links;
+static int scan_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_SL)
+        links++;
+    else if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)))
+        suid_files++;
+    else if (S_ISREG(st->st_mode) && !strcmp(path + strlen(path) - 5, "/suid"))
+        suid_tidied++;
+    return 0;
+}
+
+static void scan(const char *dir)
+{
+    suid_files = suid_tidied = links = 0;
+    assert_int_equal(nftw(dir, scan_visit, 16, FTW_PHYS), 0);
+}
+
+/* Jobs unpack FMUs in the sandbox (fmugw-validator --unpack), and the
+ * worker checks what comes out: with a compromised unpacker
+ * (hostile_validator), a set-uid file is tidied (the bit cleared: no
+ * set-uid file appears on the host) and a symbolic link makes the job fail
+ * as a platform error, with nothing left in the cache. */
+static void test_hostile_unpacker(void **state)
+{
+    (void)state;
+    /* the summary of a real model, for the hostile validator to answer */
+    json_t *f = NULL;
+    size_t len;
+    char *fmu = build_fmu(NULL, 0, 0, 0, &len);
+    json_t *real = upload(&G, &A, "real.fmu", fmu, len);
+    char path[256];
+    snprintf(path, sizeof path, "/fmu/%s", jstr(real, "id"));
+    assert_int_equal(get_json(&G, &A, path, &f), 200);
+    char *summary = json_dumps(json_object_get(f, "summary"), JSON_COMPACT);
+    json_decref(f);
+    json_decref(real);
+    free(fmu);
+
+    gw H;
+    cred c;
+    start_hostile(&H, &c);
+    char *body = NULL;
+    assert_true(asprintf(&body, "READY-SUID\n%s", summary) > 0);
+    f = upload(&H, &c, "suid.fmu", body, strlen(body));
+    assert_string_equal(jstr(f, "status"), "ready");
+    json_t *st = run_job_status(&H, &c, jstr(f, "id"));
+    assert_string_not_equal(jstr(st, "status"), "succeeded");
+    json_decref(st);
+    json_decref(f);
+    free(body);
+    scan(H.data_dir);
+    assert_int_equal(suid_files, 0);
+    assert_int_equal(suid_tidied, 1); /* unpacked, cached, without its set-uid bit */
+
+    assert_true(asprintf(&body, "READY-LINK\n%s", summary) > 0);
+    f = upload(&H, &c, "link.fmu", body, strlen(body));
+    assert_string_equal(jstr(f, "status"), "ready");
+    st = run_job_status(&H, &c, jstr(f, "id"));
+    assert_string_equal(jstr(st, "status"), "failed");
+    char *text = json_dumps(st, 0);
+    if (!strstr(text, "platform_error") || !strstr(text, "holds a link or a special file"))
+        fail_msg("%s", text);
+    free(text);
+    json_decref(st);
+    json_decref(f);
+    free(body);
+    scan(H.data_dir);
+    assert_int_equal(suid_files, 0);
+    assert_int_equal(links, 0);
+    assert_int_equal(suid_tidied, 1); /* only the first FMU's entry is cached */
+    gw_stop(&H);
+    free(summary);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_hostile_validator),
         cmocka_unit_test(test_many_entry_bomb_rejected),
         cmocka_unit_test(test_unpack_metered),
+        cmocka_unit_test(test_hostile_unpacker),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

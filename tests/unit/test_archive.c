@@ -388,6 +388,24 @@ static void test_zip_bomb_many_entries(void **state)
     free(names);
 }
 
+/* A path of 40 components of 200 bytes each (8 KB) would build a tree
+ * deeper than PATH_MAX: refused from its length. */
+static void test_long_path(void **state)
+{
+    scratch *s = *state;
+    char name[64 * 201 + 8] = "";
+    for (int i = 0; i < 40; i++) {
+        size_t n = strlen(name);
+        memset(name + n, 'd', 200);
+        name[n + 200] = '/';
+        name[n + 201] = '\0';
+    }
+    strcat(name, "f.txt");
+    entry e[] = {{name, hello, 5, false, 0, false}};
+    make_zip(s->zip, e, 1);
+    assert_refused(s, NULL, FMUGW_EUNSAFE, "path longer than 1024 bytes");
+}
+
 static void test_too_many_entries(void **state)
 {
     scratch *s = *state;
@@ -642,6 +660,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encrypted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zip_bomb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zip_bomb_many_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_total_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_header, setup, teardown),
