@@ -10,6 +10,7 @@
 
 #include "http/log.h"
 #include "registry/evaluate.h"
+#include "registry/summary_pages.h"
 #include "sandbox/sandbox.h"
 #include "store/api_keys.h"
 #include "store/audit.h"
@@ -662,7 +663,11 @@ json_t *registry_fmu_json(const store_fmu *f, bool full)
                           store_fmu_state_name(f->state), "public", f->is_public, "size", (json_int_t)f->size, "sha256",
                           f->sha256, "created_at", created, "updated_at", updated);
     if (j && full) {
-        json_object_set_new(j, "summary", summary_page(parse_or_null(f->summary)));
+        /* a big summary: only its first variables are parsed */
+        json_t *head = f->summary && strlen(f->summary) > PARSE_CACHE_MAX
+                           ? summary_pages_head(f->summary, strlen(f->summary), REGISTRY_VARIABLES_INLINE)
+                           : NULL;
+        json_object_set_new(j, "summary", head ? head : summary_page(parse_or_null(f->summary)));
         json_object_set_new(j, "validation", parse_or_null(f->report));
     }
     return j;
@@ -673,23 +678,20 @@ int registry_fmu_variables(json_t **out, const store_fmu *f, uint64_t offset, ui
     *out = NULL;
     if (limit < 1 || limit > REGISTRY_VARIABLES_PAGE_MAX)
         return fmugw_error_set(FMUGW_EINVALID, "limit must be from 1 to %d", REGISTRY_VARIABLES_PAGE_MAX);
-    json_t *s = parse_or_null(f->summary);
-    json_t *vars = json_object_get(s, "variables");
-    if (!json_is_array(vars)) {
-        json_decref(s);
+    json_t *page = NULL;
+    size_t total = 0;
+    int rc = f->summary ? summary_pages_slice(&page, &total, f->summary, strlen(f->summary), offset, limit)
+                        : FMUGW_ENOTFOUND;
+    if (rc == FMUGW_ENOMEM)
+        return fmugw_error_set(rc, "out of memory");
+    if (rc != 0)
         return fmugw_error_set(FMUGW_ECONFLICT, "the FMU has no model summary (status %s)",
                                store_fmu_state_name(f->state));
-    }
-    size_t total = json_array_size(vars);
-    json_t *page = json_array();
-    for (uint64_t i = offset; page && i < total && i - offset < limit; i++)
-        json_array_append(page, json_array_get(vars, (size_t)i));
     uint64_t next = offset + limit;
     *out = json_pack("{s:s,s:I,s:I,s:I,s:o,s:o}", "fmu_id", f->id, "total", (json_int_t)total, "offset",
                      (json_int_t)(offset > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)offset), "limit",
                      (json_int_t)limit, "variables", page ? page : json_array(),
                      "next_offset", next < total ? json_integer((json_int_t)next) : json_null());
-    json_decref(s);
     return *out ? 0 : fmugw_error_set(FMUGW_ENOMEM, "out of memory");
 }
 
