@@ -213,13 +213,20 @@ static json_t *read_answer(int fd, char *why, size_t why_size)
         return NULL;
     }
     size_t k;
-    json_t *r;
-    json_array_foreach(json_object_get(j, "fatal"), k, r) if (!json_is_string(r))
-    {
+    json_t *r, *fatal = json_object_get(j, "fatal");
+    bool ok = json_array_size(fatal) <= 64;
+    json_array_foreach(fatal, k, r) ok &= json_is_string(r) && json_string_length(r) > 0 &&
+                                         json_string_length(r) <= 64;
+    if (!ok) {
         snprintf(why, why_size, "the validator's answer is malformed");
         json_decref(j);
         return NULL;
     }
+    /* ready only as the rest of the answer allows: no fatal rule, a
+     * summary; the report says the same */
+    bool ready = json_is_true(json_object_get(j, "ready")) && json_array_size(fatal) == 0 && json_is_object(sum);
+    json_object_set_new(j, "ready", json_boolean(ready));
+    json_object_set_new(rep, "valid", json_boolean(ready));
     return j;
 }
 
@@ -306,9 +313,9 @@ static int evaluate(bool *ready, char **summary, char **report, char **rules, ap
         goto out;
     }
     *ready = json_is_true(json_object_get(ans, "ready"));
-    json_t *sj_ = json_object_get(ans, "summary");
+    json_t *sum = json_object_get(ans, "summary");
     *report = json_dumps(json_object_get(ans, "report"), JSON_COMPACT);
-    *summary = json_is_object(sj_) ? json_dumps(sj_, JSON_COMPACT) : NULL;
+    *summary = json_is_object(sum) ? json_dumps(sum, JSON_COMPACT) : NULL;
     size_t len = 1, k;
     json_t *r;
     json_array_foreach(json_object_get(ans, "fatal"), k, r) len += strlen(json_string_value(r)) + 1;
@@ -319,7 +326,7 @@ static int evaluate(bool *ready, char **summary, char **report, char **rules, ap
                 strcat(*rules, ",");
             strcat(*rules, json_string_value(r));
         }
-    if (*report == NULL || *rules == NULL || (json_is_object(sj_) && *summary == NULL)) {
+    if (*report == NULL || *rules == NULL || (json_is_object(sum) && *summary == NULL)) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }

@@ -411,8 +411,9 @@ static void start_hostile(gw *h, cred *c)
 /* Validation runs in the sandbox, and the daemon trusts nothing of what
  * comes back: a second daemon whose validator is hostile_validator (an
  * answer flood past the cap, a malformed answer claiming "ready", a
- * duplicated key, a crash, no answer) rejects every upload with rule
- * validation-aborted and keeps serving. */
+ * duplicated key, a crash) rejects every upload with rule
+ * validation-aborted, a forged "ready" beside a fatal rule is rejected,
+ * and the daemon keeps serving. */
 static void test_hostile_validator(void **state)
 {
     (void)state;
@@ -438,6 +439,12 @@ static void test_hostile_validator(void **state)
         assert_true(json_is_null(json_object_get(f, "summary")));
         json_decref(f);
     }
+    /* a well-formed answer that claims "ready" against its own fatal rule */
+    json_t *f = upload(&H, &c, "forged.fmu", "FORGED", 6);
+    assert_string_equal(jstr(f, "status"), "rejected");
+    assert_true(has_fatal(f, "archive"));
+    assert_false(json_is_true(json_object_get(json_object_get(f, "validation"), "valid")));
+    json_decref(f);
     gw_response r;
     assert_int_equal(gw_request(&H, &r, "GET", "/healthz", NULL, 0, NULL), 0);
     assert_int_equal(r.status, 200);
