@@ -3,7 +3,8 @@
  * signed upload URL, the one-request upload of small FMUs, list, get,
  * delete, the signed download URL and the download itself. The pipeline
  * (streaming, sealing, validation) lives in src/registry; this file maps
- * requests to it and its errors to problems.
+ * requests to it and its errors to problems. A model's variables beyond
+ * the first REGISTRY_VARIABLES_INLINE are paged (GET /fmu/{id}/variables).
  *
  * Tenants: every lookup is scoped by the caller's account (the principal,
  * or the account a signed URL was issued for) through store_fmu_get /
@@ -549,6 +550,59 @@ static int get_one(http_request *req, void *ud)
     return rc;
 }
 
+/* A non-negative integer query parameter within [lo, hi], or `dflt` when
+ * absent; false (and a 400 answered) when malformed. */
+static bool query_uint(http_request *req, const char *name, uint64_t lo, uint64_t hi, uint64_t dflt, uint64_t *out)
+{
+    const char *s = http_request_query(req, name);
+    *out = dflt;
+    if (!s)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || end == s || s[0] < '0' || s[0] > '9' || v < lo || v > hi) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "an integer from %llu to %llu", (unsigned long long)lo, (unsigned long long)hi);
+        http_problem_ext(req, HTTP_PROBLEM_BAD_REQUEST, "invalid query parameter", field_error(name, msg));
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* GET /fmu/{id}/variables?offset=&limit=: one page of the model's
+ * variables (registry_fmu_variables), so no answer carries all of a big
+ * model. */
+static int variables(http_request *req, void *ud)
+{
+    app *a = ud;
+    const principal *who = who_or_401(req);
+    const char *id = http_request_param(req, "id");
+    db_conn *c = NULL;
+    store_fmu *f = NULL;
+    uint64_t offset, limit;
+    json_t *page = NULL;
+    int rc;
+
+    if (who == NULL)
+        return HTTP_STOP;
+    if (!query_uint(req, "offset", 0, (uint64_t)INT64_MAX, 0, &offset) ||
+        !query_uint(req, "limit", 1, REGISTRY_VARIABLES_PAGE_MAX, REGISTRY_VARIABLES_PAGE_DEFAULT, &limit))
+        return HTTP_STOP;
+    if (acquire(&c, req, a))
+        return HTTP_STOP;
+    rc = store_fmu_get(&f, c, who->account_id, id);
+    db_pool_release(a->db, c);
+    if (rc != 0)
+        return problem_from(req, rc, "get fmu");
+    rc = registry_fmu_variables(&page, f, offset, limit);
+    store_fmu_free(f);
+    if (rc != 0)
+        return problem_from(req, rc, "fmu variables");
+    return http_respond_json(req, 200, page);
+}
+
 static int delete_one(http_request *req, void *ud)
 {
     app *a = ud;
@@ -726,6 +780,7 @@ int app_routes_fmu(app *a, http_server *srv)
         { .method = "GET", .pattern = "/fmu/{id}", .handler = get_one, .flags = rd },
         { .method = "DELETE", .pattern = "/fmu/{id}", .handler = delete_one, .flags = wr },
         { .method = "GET", .pattern = "/fmu/{id}/download", .handler = download_url, .flags = rd },
+        { .method = "GET", .pattern = "/fmu/{id}/variables", .handler = variables, .flags = rd },
         { .method = "GET", .pattern = "/downloads/{id}", .handler = download },
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

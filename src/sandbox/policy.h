@@ -1,8 +1,9 @@
 /*
  * policy.h - the runner's seccomp allow-list (compiled at build time).
  *
- * Installed by fmugw-runner after it has parsed its arguments and the
- * model description and before any FMU code is loaded. Everything not on
+ * Installed by fmugw-runner after it has parsed its arguments and before
+ * it reads the model description or loads any FMU code, and by
+ * fmugw-validator before it opens the uploaded archive. Everything not on
  * the list kills the whole process (SIGSYS); see docs/sandbox.md for the
  * list and why each blocked class is blocked.
  */

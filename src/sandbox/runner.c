@@ -4,9 +4,10 @@
  * Started by sandbox_run() (sandbox.c) with the argument vector of
  * fmi_sim_args_to_argv(), the unpacked FMU at /job/fmu, results to be
  * written to fd 3 and log lines to fd 4. Order matters: parse the request
- * and the model description, open the result stream, install the seccomp
- * allow-list (policy.c), and only then run fmi_run(), which dlopens the FMU:
- * FMU code, its constructors included, never runs unfiltered.
+ * (the daemon's argv), open the result stream, install the seccomp
+ * allow-list (policy.c), and only then parse the model description (the
+ * FMU's, untrusted) and run fmi_run(), which dlopens the FMU: neither the
+ * FMU's XML nor its code, constructors included, is handled unfiltered.
  *
  * Line protocol on fd 4 (each line written with one write(), so lines of
  * different threads do not interleave; the FMU's own stdout/stderr also go
@@ -229,8 +230,6 @@ int main(int argc, char **argv)
     }
     if ((prc = fmi_sim_args_parse(&a, argc, argv)))
         goto out;
-    if ((prc = fmi_fmu_open_dir(&fmu, a.fmu)))
-        goto out;
     if (!(out = fdopen(RESULT_FD, "w"))) {
         prc = fmugw_error_set(FMUGW_EIO, "runner: no result channel on fd 3: %s", strerror(errno));
         code = 2;
@@ -243,6 +242,10 @@ int main(int argc, char **argv)
         kind = "platform";
         goto out;
     }
+    /* The model description is the FMU's, untrusted: parsed under the
+     * filter, like everything after it. */
+    if ((prc = fmi_fmu_open_dir(&fmu, a.fmu)))
+        goto out;
     a.sim.progress = on_progress; /* fmi_run copies a.sim */
     a.sim.progress_ctx = NULL;
     prc = fmi_run(&a, fmu, out, on_log, on_call, &a, &res);

@@ -75,6 +75,19 @@ char *sandbox_default_runner(void)
     return p;
 }
 
+char *sandbox_default_validator(void)
+{
+    const char *env = getenv("FMUGW_VALIDATOR");
+    if (env && *env)
+        return strdup(env);
+    char *runner = sandbox_default_runner(), *p = NULL;
+    char *slash = runner ? strrchr(runner, '/') : NULL;
+    if (slash && asprintf(&p, "%.*s/fmugw-validator", (int)(slash - runner), runner) < 0)
+        p = NULL;
+    free(runner);
+    return p;
+}
+
 uint64_t sandbox__now_ms(void)
 {
     struct timespec ts;

@@ -163,4 +163,9 @@ void sandbox_pool_free(sandbox_pool *pool);
  *  "/fmugw-runner"), or $FMUGW_RUNNER when set. malloc'd. */
 char *sandbox_default_runner(void);
 
+/** fmugw-validator (src/registry/validator_main.c, the sandboxed parser of
+ *  uploaded archives: validation and the workers' unpacking), beside the
+ *  runner, or $FMUGW_VALIDATOR when set. malloc'd. */
+char *sandbox_default_validator(void);
+
 #endif
