@@ -202,6 +202,35 @@ static void iso_time(char out[32], int64_t ms)
         out[0] = '\0';
 }
 
+/* Writes what a failure verdict asks for: the summaries of closed windows
+ * and this failure's own row. `c` may be NULL (app_audit takes one). */
+static void audit_failure(app *a, db_conn *c, http_request *req, const char *key_id, const char *reason,
+                          const char *target, const failure_verdict *v)
+{
+    for (size_t i = 0; i < v->n_summaries; i++) {
+        const failure_summary *s = &v->summaries[i];
+        char first[32], last[32];
+        iso_time(first, s->first_ms);
+        iso_time(last, s->last_ms);
+        app_audit(a, c, "anonymous", "auth.failure", NULL,
+                  json_pack("{s:s,s:s,s:I,s:s,s:s,s:b}", "reason", s->reason, "ip", s->ip, "count",
+                            (json_int_t)s->count, "first_at", first, "last_at", last, "aggregated", 1));
+    }
+    if (v->audit) {
+        json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "reason", reason, "route", http_request_route_name(req), "ip",
+                              http_request_client_ip(req), "request_id", http_request_id(req));
+        app_audit(a, c, key_id ? key_id : "anonymous", "auth.failure", target, d);
+    }
+}
+
+int64_t app_auth_failure(app *a, http_request *req, const char *reason, const char *target)
+{
+    failure_verdict v;
+    failure_log_note(&v, a->auth_failure_log, http_request_client_ip(req), reason, true, now_ms());
+    audit_failure(a, NULL, req, NULL, reason, target, &v);
+    return v.throttled ? v.retry_after : 0;
+}
+
 /* Audits a refusal (auth/failure_log.h: throttled per address, repeated
  * ones aggregated); with a known key, counts it toward the abuse lock. */
 static void failure_ex(guard_db *g, http_request *req, const char *key_id, const char *reason, bool count)
@@ -218,20 +247,7 @@ static void failure_ex(guard_db *g, http_request *req, const char *key_id, const
                            json_pack("{s:s,s:s?}", "reason", reason, "key_id", key_id));
         return;
     }
-    for (size_t i = 0; i < v.n_summaries; i++) {
-        const failure_summary *s = &v.summaries[i];
-        char first[32], last[32];
-        iso_time(first, s->first_ms);
-        iso_time(last, s->last_ms);
-        app_audit(a, c, "anonymous", "auth.failure", NULL,
-                  json_pack("{s:s,s:s,s:I,s:s,s:s,s:b}", "reason", s->reason, "ip", s->ip, "count",
-                            (json_int_t)s->count, "first_at", first, "last_at", last, "aggregated", 1));
-    }
-    if (v.audit) {
-        json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "reason", reason, "route", http_request_route_name(req), "ip",
-                              http_request_client_ip(req), "request_id", http_request_id(req));
-        app_audit(a, c, key_id ? key_id : "anonymous", "auth.failure", key_id, d);
-    }
+    audit_failure(a, c, req, key_id, reason, key_id, &v);
     if (count && key_id && abuse_counter_fail(a->auth_failures, key_id)) {
         int rc = store_apikey_set_locked(c, key_id, true, "repeated authentication failures");
         if (rc != 0)

@@ -23,7 +23,9 @@
  *      replayed faster than the tier allows (429).
  *
  * Every refusal is audited as "auth.failure" (reason, route, address;
- * never the signature). Refusals answer 403 except the 404 above.
+ * never the signature) through app_auth_failure: limited per address (429
+ * past it) and aggregated like the guard's. Refusals answer 403 except the
+ * 404 above.
  */
 #include "auth/signed_url.h"
 #include "http/log.h"
@@ -40,8 +42,16 @@
 static int refuse(app *a, http_request *req, const char *what, const char *reason, http_problem_kind kind,
                   const char *detail)
 {
-    app_audit(a, NULL, "anonymous", "auth.failure", http_request_param(req, "id"),
-              json_pack("{s:s,s:s,s:s}", "route", what, "reason", reason, "ip", http_request_client_ip(req)));
+    (void)what; /* the route is in the audit row's "route" */
+    int64_t retry = app_auth_failure(a, req, reason, http_request_param(req, "id"));
+    if (retry > 0) {
+        char r[32];
+        snprintf(r, sizeof r, "%lld", (long long)retry);
+        http_header_add(req, "Retry-After", r);
+        return http_problem(req, HTTP_PROBLEM_RATE_LIMITED,
+                            "too many failed authentications from this address; try again in %lld s",
+                            (long long)retry);
+    }
     return http_problem(req, kind, "%s", detail);
 }
 

@@ -24,6 +24,7 @@
  */
 #include "fmi/archive.h"
 #include "registry/evaluate.h"
+#include "sandbox/init.h"
 #include "sandbox/policy.h"
 #include "util/error.h"
 
@@ -87,6 +88,16 @@ _Noreturn static void unpack(const char *zip, const char *target, const char *ma
 
 int main(int argc, char **argv)
 {
+    /* Started by sandbox_run (isolated): the arguments come on the job
+     * channel, fd 5, not through execve. */
+    if (argc == 2 && !strcmp(argv[1], "--job-fd")) {
+        char **job_argv;
+        if (sandbox__pool_receive(5, false, &argc, &job_argv) != 0) {
+            status("platform", fmugw_error_last());
+            _exit(2);
+        }
+        argv = job_argv; /* kept until _exit */
+    }
     bool unpacking = argc == 5 && !strcmp(argv[1], "--unpack");
     if (argc != 2 && !unpacking) {
         fprintf(stderr, "usage: fmugw-validator FMU_PATH | --unpack FMU_PATH TARGET MAX_BYTES\n");

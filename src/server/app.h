@@ -165,4 +165,10 @@ const principal *app_principal(const http_request *req);
  *  is logged, never silent. */
 int app_audit(app *a, db_conn *c, const char *actor, const char *action, const char *target, json_t *detail);
 
+/** An anonymous authentication failure outside the guard (a bad signed
+ *  URL): noted in the failure log (auth/failure_log.h) and audited within
+ *  its bounds, as the guard does. Returns the Retry-After seconds when the
+ *  address is over its failure limit (answer 429), else 0. */
+int64_t app_auth_failure(app *a, http_request *req, const char *reason, const char *target);
+
 #endif
