@@ -18,3 +18,5 @@ echo "== bench_http: authenticated GET /fmu/{id} on fmugwd vs a bare libmicrohtt
 "$(dirname "$0")/bench_http.sh" "$build"
 echo "== bench_jobs: jobs through fmugwd (latency, throughput, CPU-bound) vs fmugw sim"
 "$build/bench/bench_jobs" "$build/src/fmugwd" "$build/src/fmugw" "$build/fmus" "${JOB_RUNS:-30}" "${JOBS_PER_CLIENT:-100}"
+echo "== bench_attack: /healthz while one Free tenant does its worst (slow headers, long-polls, auth-failure flood, CPU jobs) vs idle"
+"$build/bench/bench_attack" "$build/src/fmugwd" "$build/fmus" "${ATTACK_PROBES:-2000}"
