@@ -38,6 +38,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,15 @@ void http_conn_guard__request_ends(http_conn_guard *g, struct MHD_Connection *co
     t->waiting_since_ms = now;
     t->deadline_ms = now + (t->reserve ? RESERVE_HEADER_MS : g->keepalive_ms);
     pthread_mutex_unlock(&g->mu);
+}
+
+bool http_conn_guard__peer_closed(http_conn_guard *g, struct MHD_Connection *conn)
+{
+    tracked *t = g ? of(conn) : NULL;
+    if (!t || t->fd < 0)
+        return false;
+    struct pollfd p = { .fd = t->fd, .events = POLLRDHUP };
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 void http_conn_guard__stats(http_conn_guard *g, unsigned *open, uint64_t *reaped)

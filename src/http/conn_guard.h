@@ -31,6 +31,10 @@ bool http_conn_guard__request_begins(http_conn_guard *g, struct MHD_Connection *
 /** The answer is sent: the next request's headers are due. */
 void http_conn_guard__request_ends(http_conn_guard *g, struct MHD_Connection *conn);
 
+/** True when the client has closed its side (or the socket failed): a
+ *  suspended request's answer would go nowhere. Never blocks. */
+bool http_conn_guard__peer_closed(http_conn_guard *g, struct MHD_Connection *conn);
+
 /** Open connections and connections cut at their deadline so far. */
 void http_conn_guard__stats(http_conn_guard *g, unsigned *open, uint64_t *reaped);
 

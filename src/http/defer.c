@@ -15,6 +15,11 @@
  *              decrypting a large download) runs on a small pool of
  *              offload threads with a bounded queue.
  *
+ * A parked request whose client hung up (conn_guard.c sees the socket's
+ * other side closed, at each recheck) gets its final call at once: its
+ * account's long-poll slot is free again within a recheck, not after the
+ * deadline.
+ *
  * Both are bounded (HTTP_DEFER_MAX_PARKED, the offload queue): past the
  * bound the request is answered 503 with Retry-After, at once.
  *
@@ -25,6 +30,7 @@
  * request belongs to its polling thread again (server.c queues the answer)
  * and nothing here touches it.
  */
+#include "http/conn_guard.h"
 #include "http/defer.h"
 #include "http/server_internal.h"
 #include "util/error.h"
@@ -132,8 +138,11 @@ static void *waiter_main(void *arg)
         while (list) {
             http_deferred *d = list;
             list = d->next;
-            bool final = stopping || now >= d->deadline_ms;
-            bool run = final || woken || (d->recheck_ms && now >= d->next_ms);
+            bool periodic = d->recheck_ms && now >= d->next_ms;
+            /* a client that hung up frees its slot now, not at the deadline */
+            bool gone = periodic && http_conn_guard__peer_closed(d->req->srv->guard, d->req->conn);
+            bool final = stopping || gone || now >= d->deadline_ms;
+            bool run = final || woken || periodic;
             int r = run ? d->wait(d->req, d->ud, final) : 0;
             if (r != 0 || final) {
                 d->next = done;

@@ -3,8 +3,9 @@
  * the real fmugwd:
  *   - long-polls are parked: with 2 HTTP threads, an account's status
  *     long-polls (up to its limit; one more is a 429) hold no thread, so
- *     /healthz and other requests are answered while they wait, and they
- *     end as soon as the job changes (a cancel);
+ *     /healthz and other requests are answered while they wait, a client
+ *     that hangs up frees its slot at once, and they end as soon as the job
+ *     changes (a cancel);
  *   - slow headers: connections that trickle their headers are cut at the
  *     header deadline, and with every normal slot taken /healthz is still
  *     answered on the probe reserve (other routes get a 503 there);
@@ -158,13 +159,34 @@ static void test_long_polls_hold_no_thread(void **state)
     /* the parked long-polls were waiting all along */
     assert_int_equal(multi_run(m, 0), N);
 
+    /* two clients hang up: their slots are free again long before the
+     * 30 s deadline (one more long-poll is accepted: 200 after its 1 s) */
+    enum { GONE = 2 };
+    for (int i = 0; i < GONE; i++) {
+        curl_multi_remove_handle(m, p[i].h);
+        curl_easy_cleanup(p[i].h); /* closes the connection */
+        curl_slist_free_all(p[i].hl);
+        gw_response_free(&p[i].r);
+    }
+    snprintf(path, sizeof path, "/fmu/status/%s?wait=1", id);
+    long got = 0;
+    for (int i = 0; i < 20 && got != 200; i++) {
+        assert_int_equal(tn_api(&g, &f, &r, "GET", path, NULL, NULL), 0);
+        got = r.status;
+        gw_response_free(&r);
+        if (got != 200)
+            usleep(200 * 1000);
+    }
+    assert_int_equal(got, 200);
+    assert_int_equal(multi_run(m, 0), N - GONE);
+
     /* a change answers them: cancel the queued job */
     snprintf(path, sizeof path, "/fmu/cancel/%s", id);
     assert_int_equal(tn_api(&g, &f, &r, "POST", path, NULL, NULL), 0);
     assert_int_equal(r.status, 200);
     gw_response_free(&r);
     assert_int_equal(multi_run(m, 20000), 0);
-    for (int i = 0; i < N; i++) {
+    for (int i = GONE; i < N; i++) {
         long code = 0;
         curl_easy_getinfo(p[i].h, CURLINFO_RESPONSE_CODE, &code);
         assert_int_equal(code, 200);
