@@ -564,7 +564,7 @@ static int admin_key_create(const char *email, char *key, char *msg)
     int st = pclose(p);
     st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     if (msg)
-        snprintf(msg, 512, "%s", out);
+        snprintf(msg, 512, "%.511s", out);
     if (st == 0 && key) {
         json_t *j = json_loads(out, 0, NULL);
         assert_non_null(j);
