@@ -135,6 +135,7 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     job.limits = lim;
     job.isolate = true;
     job.result_fd = fileno(f);
+    job.result_json = a->format == FMI_RESULT_JSON;
     job.on_log = on_sandbox_log;
     if ((rc = sandbox_run(&job, rep)))
         goto out;

@@ -481,7 +481,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sandbox_report rep;
     char platform_msg[1100] = "";
     char blob_key[BLOB_KEY_SIZE] = "", sha_hex[65] = "";
-    bool stored = false;
+    bool stored = false, charge_platform = false;
     const char *held_blob = NULL, *unpacked = NULL; /* the unpacked FMU held in js->unpacked */
     int rc;
 
@@ -603,6 +603,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.limits = lim;
     sj.isolate = true;
     sj.result_fd = sv[1];
+    sj.result_json = !strcmp(format, "json");
     sj.cancel = &slot->cancel_flag;
     progress_ctx pctx = { js, slot };
     sj.on_progress = on_progress;
@@ -643,9 +644,11 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         ft.release = !ran;
     } else if (rc != 0 || rep.outcome == SANDBOX_PLATFORM_ERROR) {
         snprintf(platform_msg, sizeof platform_msg, "%s", rep.message[0] ? rep.message : fmugw_error_last());
+        charge_platform = ran && rep.fmu_loaded;
         goto platform_report;
     } else if (rep.outcome == SANDBOX_FINISHED) {
         uint8_t d[32];
+        charge_platform = true; /* the FMU ran to the end: what follows is ours, but the CPU was used */
         if (rr.rc != 0 || crypto_sha256_final(rr.sha, d) != 0 || fseek(rr.f, 0, SEEK_SET) != 0) {
             snprintf(platform_msg, sizeof platform_msg, "storing the result failed");
             goto platform_report;
@@ -675,7 +678,8 @@ platform_report:
     ft.status = "failed";
     ft.error_class = "platform_error";
     ft.message = platform_msg;
-    ft.release = true;
+    /* Released only when no FMU code ran; a run that used CPU is charged for it. */
+    ft.release = !charge_platform;
     ft.blob_key = NULL;
     fmugw_log_json(FMUGW_LOG_WARN, "job platform error", json_pack("{s:s,s:s}", "job_id", job->id, "error", platform_msg));
 finish:

@@ -43,8 +43,8 @@
 #endif
 #endif
 
-/* Set in the runner child, whose errors go to the log channel as a status
- * line (fd 4 protocol, see runner.c) instead of the ctl channel. */
+/* Set in the runner child, whose errors go to the status channel as an
+ * "S platform" line (see init.h) instead of the ctl channel. */
 static int in_runner_child;
 
 /* Reports "E what: reason" to the parent and ends init. */
@@ -53,7 +53,7 @@ static void __attribute__((noreturn)) die(const sandbox__child *c, const char *w
     char buf[512];
     int e = errno;
     const char *reason = strerrordesc_np(e);
-    int n = snprintf(buf, sizeof buf, "%s sandbox setup: %s%s%s: %s\n", in_runner_child ? "@status platform 0" : "E",
+    int n = snprintf(buf, sizeof buf, "%s sandbox setup: %s%s%s: %s\n", in_runner_child ? "S platform 0" : "E",
                      what, arg ? " " : "", arg ? arg : "",
                      reason ? reason : "error");
     if (n > 0 && c->ctl_w >= 0) {
@@ -177,10 +177,10 @@ static void check_image_fits(const sandbox__child *c, int exe)
     if (c->limits.memory_limit && need && c->limits.memory_limit < need + (1u << 20)) {
         char buf[256];
         int n = snprintf(buf, sizeof buf,
-                         "@status nomem 0 the memory limit is below the %llu bytes the runner itself maps\n",
+                         "S nomem 0 the memory limit is below the %llu bytes the runner itself maps\n",
                          (unsigned long long)need + (1u << 20));
         if (n > 0) {
-            ssize_t w = write(4, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+            ssize_t w = write(SANDBOX_RUNNER_FD_STATUS, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
             (void)w;
         }
         _exit(3);
@@ -196,14 +196,16 @@ static void check_image_fits(const sandbox__child *c, int exe)
 #endif
 
 /* The runner child: fd 0 /dev/null, 1 and 2 and 4 the log pipe, 3 the
- * result pipe; limits; then execve. Never returns. */
+ * result pipe, 5 the status channel, 6 the job channel (pool mode); limits;
+ * then execve. Never returns. */
 static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int ctl_w)
 {
     int r = fcntl(c->result_w, F_DUPFD, 10);
     int l = fcntl(c->log_w, F_DUPFD, 10);
+    int s = fcntl(c->status_w, F_DUPFD, 10);
     int x = fcntl(c->runner_fd, F_DUPFD_CLOEXEC, 10);
     int j = c->job_r >= 0 ? fcntl(c->job_r, F_DUPFD, 10) : -1;
-    int exe = c->job_r >= 0 ? 6 : 5; /* pool mode: the job channel is fd 5 */
+    int exe = SANDBOX_RUNNER_FD_JOB + 1;
     int n = open("/dev/null", O_RDWR);
     if (n < 0) { /* no usable /dev/null: stdin at end of file instead */
         int p[2];
@@ -213,15 +215,16 @@ static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int c
         }
     }
     sandbox__child cc = *c;
-    cc.ctl_w = l; /* errors from here on go to the log channel */
+    cc.ctl_w = s >= 0 ? s : l; /* errors from here on go to the status channel */
     in_runner_child = 1;
     (void)ctl_w;
-    if (r < 0 || l < 0 || x < 0 || n < 0 || (c->job_r >= 0 && j < 0))
+    if (r < 0 || l < 0 || s < 0 || x < 0 || n < 0 || (c->job_r >= 0 && j < 0))
         die(&cc, "descriptors", NULL);
     if (dup2(n, 0) < 0 || dup2(l, 1) < 0 || dup2(l, 2) < 0 || dup2(r, 3) < 0 || dup2(l, 4) < 0 ||
-        dup2(x, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0 || (j >= 0 && dup2(j, 5) < 0))
+        dup2(s, SANDBOX_RUNNER_FD_STATUS) < 0 || dup2(x, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0 ||
+        (j >= 0 ? dup2(j, SANDBOX_RUNNER_FD_JOB) < 0 : close(SANDBOX_RUNNER_FD_JOB) < 0 && errno != EBADF))
         die(&cc, "dup2", NULL);
-    cc.ctl_w = 4;
+    cc.ctl_w = SANDBOX_RUNNER_FD_STATUS;
     syscall(SYS_close_range, exe + 1, ~0U, 0);
     /* Pool mode: these are the pool's ceilings; the runner lowers them to
      * the job's limits once it has its job (sandbox__pool_receive). */
@@ -408,7 +411,7 @@ static void build_root(const sandbox__child *c)
 void sandbox__init_main(const sandbox__child *c)
 {
     int keep[] = { c->fmu_tree, c->input_tree, c->scratch_tree, c->runner_fd,
-                   c->result_w, c->log_w, c->ctl_w, c->sync_r, c->job_r };
+                   c->result_w, c->log_w, c->ctl_w, c->sync_r, c->job_r, c->status_w };
     char b;
     reset_signals();
     close_others(keep, sizeof keep / sizeof keep[0]);
@@ -445,6 +448,7 @@ void sandbox__init_main(const sandbox__child *c)
         exec_runner(c, c->ctl_w);
     close(c->result_w);
     close(c->log_w);
+    close(c->status_w); /* the runner's alone: end of file for the parent once it has closed it */
     if (c->job_r >= 0)
         close(c->job_r); /* the runner's alone: the parent sees EPIPE when it is gone */
     for (;;) {
@@ -466,7 +470,7 @@ void sandbox__init_main(const sandbox__child *c)
 
 void sandbox__plain_main(const sandbox__child *c)
 {
-    int keep[] = { c->runner_fd, c->result_w, c->log_w };
+    int keep[] = { c->runner_fd, c->result_w, c->log_w, c->status_w };
     in_runner_child = 1;
     reset_signals();
     close_others(keep, sizeof keep / sizeof keep[0]);
@@ -474,7 +478,7 @@ void sandbox__plain_main(const sandbox__child *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (c->scratch_dir && chdir(c->scratch_dir) != 0) {
         sandbox__child cc = *c;
-        cc.ctl_w = c->log_w;
+        cc.ctl_w = c->status_w;
         die(&cc, "chdir", c->scratch_dir);
     }
     exec_runner(c, -1);

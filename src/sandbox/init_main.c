@@ -51,12 +51,13 @@ int main(int argc, char **argv, char **envp)
     c.fmu_tree = fd[SANDBOX_INIT_FD_FMU_TREE];
     c.input_tree = fd[SANDBOX_INIT_FD_INPUT_TREE];
     c.scratch_tree = fd[SANDBOX_INIT_FD_SCRATCH_TREE];
+    c.status_w = fd[SANDBOX_INIT_FD_STATUS];
     c.fmu_dir = argv[2][0] ? argv[2] : NULL;
     c.input_file = argv[3][0] ? argv[3] : NULL;
     c.scratch_dir = argv[4][0] ? argv[4] : NULL;
     c.args = argv + 5;
     c.envp = envp;
-    if (c.result_w < 0 || c.log_w < 0 || c.runner_fd < 0 || (c.isolate && (c.ctl_w < 0 || c.sync_r < 0)) ||
+    if (c.result_w < 0 || c.log_w < 0 || c.status_w < 0 || c.runner_fd < 0 || (c.isolate && (c.ctl_w < 0 || c.sync_r < 0)) ||
         (c.isolate && !c.fmu_dir) || !c.args[0])
         return usage();
     /* the descriptors are ours alone now: none may reach the runner twice */

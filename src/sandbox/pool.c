@@ -55,6 +55,7 @@ typedef struct pool_slot {
     struct pool_slot *next;
     pid_t pid;                  /* init: pid 1 of the sandbox */
     int res_r, log_r, ctl_r;    /* as in sandbox_run() */
+    int status_r;               /* the runner's status channel (init.h) */
     int job_w;                  /* the job channel (fd 5 of the runner) */
     char *dir;                  /* host directory, /job inside */
     bool ready;                 /* the runner said "@ready" */
@@ -89,7 +90,7 @@ static void pool_slot_free(pool_slot *s)
         while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    int fds[] = { s->res_r, s->log_r, s->ctl_r, s->job_w };
+    int fds[] = { s->res_r, s->log_r, s->ctl_r, s->status_r, s->job_w };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -108,7 +109,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     static char *const envp[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
     int rc = 0;
     int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
-    int sv[2] = { -1, -1 }, t_job = -1, t_scr = -1;
+    int st_p[2] = { -1, -1 }, sv[2] = { -1, -1 }, t_job = -1, t_scr = -1;
     char *scratch = NULL, *fmu = NULL, *tmpl = NULL;
     sandbox__child c;
     pool_slot *s = calloc(1, sizeof *s);
@@ -119,7 +120,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
         goto out;
     }
     s->pid = -1;
-    s->res_r = s->log_r = s->ctl_r = s->job_w = -1;
+    s->res_r = s->log_r = s->ctl_r = s->status_r = s->job_w = -1;
     if (!mkdtemp(tmpl)) {
         rc = fmugw_error_set(FMUGW_EIO, "sandbox pool: cannot make a directory in %s: %s", p->work_dir,
                              strerror(errno));
@@ -143,7 +144,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
         goto out;
     }
     if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC) ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+        pipe2(st_p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
         rc = fmugw_error_set(FMUGW_ERROR, "sandbox pool: pipe: %s", strerror(errno));
         goto out;
     }
@@ -160,6 +161,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     c.log_w = log_p[1];
     c.ctl_w = ctl_p[1];
     c.sync_r = sync_p[0];
+    c.status_w = st_p[1];
     c.job_r = sv[1];
     c.args = args;
     c.envp = envp;
@@ -181,14 +183,15 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     s->res_r = res_p[0];
     s->log_r = log_p[0];
     s->ctl_r = ctl_p[0];
+    s->status_r = st_p[0];
     s->job_w = sv[0];
-    res_p[0] = log_p[0] = ctl_p[0] = sv[0] = -1;
+    res_p[0] = log_p[0] = ctl_p[0] = st_p[0] = sv[0] = -1;
     *out = s;
     s = NULL;
 out:
     {
         int fds[] = { res_p[0], res_p[1], log_p[0], log_p[1], ctl_p[0], ctl_p[1], sync_p[0], sync_p[1],
-                      sv[0], sv[1], t_job, t_scr };
+                      st_p[0], st_p[1], sv[0], sv[1], t_job, t_scr };
         for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
@@ -225,10 +228,23 @@ static int pool_start_failed(pool_slot *s, const char *seen, size_t n_seen)
         m += (size_t)got;
     }
     log[m] = 0;
+    char st[600];
+    size_t k = 0;
+    for (ssize_t got; k < sizeof st - 1 && (got = read(s->status_r, st + k, sizeof st - 1 - k)) != 0;) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        k += (size_t)got;
+    }
+    st[k] = 0;
     ctl[strcspn(ctl, "\n")] = 0;
     log[strcspn(log, "\n")] = 0;
+    st[strcspn(st, "\n")] = 0;
     if (ctl[0] == 'E' && ctl[1] == ' ')
         return fmugw_error_set(FMUGW_ERROR, "sandbox pool: %s", ctl + 2);
+    if (!strncmp(st, "S platform 0 ", 13))
+        return fmugw_error_set(FMUGW_ERROR, "sandbox pool: %s", st + 13);
     if (log[0])
         return fmugw_error_set(FMUGW_ERROR, "sandbox pool: the runner did not start: %s", log);
     return fmugw_error_set(FMUGW_ERROR, "sandbox pool: the runner did not start");
@@ -678,7 +694,7 @@ int sandbox_pool_run(sandbox_pool *p, const sandbox_job *job, sandbox_report *r)
             pthread_mutex_unlock(&p->mu);
         }
     }
-    rc = sandbox__collect(job, r, s->pid, s->res_r, s->log_r, s->ctl_r, t0);
+    rc = sandbox__collect(job, r, s->pid, s->res_r, s->log_r, s->ctl_r, s->status_r, t0);
     s->pid = -1; /* reaped */
     pool_slot_free(s);
     return rc;

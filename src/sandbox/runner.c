@@ -16,10 +16,16 @@
  *   @progress T                the simulated time T reached (%.17g), at most
  *                              every FMI_PROGRESS_PERIOD_MS (100 ms) of wall
  *                              time, none for a shorter run (sim.c decides)
- *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error, nomem or
- *                              platform; ROWS the result rows written
+ *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error or nomem;
+ *                              ROWS the result rows written
+ * Fd 5 is the status channel (init.h): until the FMU is loaded, the runner
+ * is the only code in this process, and how it ends is said there ("S KIND
+ * ROWS MESSAGE", KIND error, nomem or platform); right before fmi_run it
+ * writes "L" and closes it. After that the FMU shares this process and
+ * could write any of the lines above, so the parent believes none of them
+ * for more than an FMU outcome (sandbox.c, classify).
  * Started as `fmugw-runner --pool-wait` (a pooled sandbox, pool.c), it
- * first writes "@ready" on fd 4 and waits for its job on fd 5.
+ * first writes "@ready" on fd 4 and waits for its job on fd 6.
  * Exit code: 0 finished, 1 FMU or request error, 2 runner/platform
  * failure, 3 failed after an allocation failure (memory limit).
  *
@@ -47,6 +53,7 @@
 
 #define RESULT_FD 3
 #define LOG_FD 4
+#define STATUS_FD SANDBOX_RUNNER_FD_STATUS
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RUNNER_ASAN 1
@@ -147,10 +154,19 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 }
 #endif
 
-/* Writes "PREFIX TEXT\n" with one write(), newlines in TEXT folded. */
+/* Where emit() writes: the status channel until the FMU is loaded. */
+static int status_to = STATUS_FD;
+
+/* Writes "PREFIX TEXT\n" with one write(), newlines in TEXT folded; a
+ * "@status" line goes to the status channel while it is open. */
 static void emit(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(const char *prefix, const char *fmt, ...)
 {
+    int fd = LOG_FD;
+    if (!strcmp(prefix, "@status") && status_to >= 0) {
+        fd = status_to;
+        prefix = "S";
+    }
     char buf[4096];
     int n = snprintf(buf, sizeof buf, "%s ", prefix);
     va_list ap;
@@ -165,7 +181,7 @@ static void emit(const char *prefix, const char *fmt, ...)
             buf[i] = ' ';
     buf[len++] = '\n';
     for (size_t off = 0; off < len;) {
-        ssize_t w = write(LOG_FD, buf + off, len - off);
+        ssize_t w = write(fd, buf + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -214,7 +230,7 @@ int main(int argc, char **argv)
      * before anything job-specific is parsed and before seccomp. */
     if (argc == 2 && !strcmp(argv[1], "--pool-wait")) {
         char **job_argv;
-        if ((prc = sandbox__pool_receive(5, &argc, &job_argv))) {
+        if ((prc = sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, &argc, &job_argv))) {
             if (prc == FMUGW_ENOTFOUND)
                 _exit(0); /* the pool was freed: no job, nothing to say */
             code = 2;
@@ -241,6 +257,16 @@ int main(int argc, char **argv)
     }
     a.sim.progress = on_progress; /* fmi_run copies a.sim */
     a.sim.progress_ctx = NULL;
+    /* The FMU comes next: say so on the status channel and close it. */
+    static const char loading[] = "L\n";
+    if (write(STATUS_FD, loading, sizeof loading - 1) != (ssize_t)(sizeof loading - 1)) {
+        prc = fmugw_error_set(FMUGW_EIO, "runner: no status channel on fd %d: %s", STATUS_FD, strerror(errno));
+        code = 2;
+        kind = "platform";
+        goto out;
+    }
+    close(STATUS_FD);
+    status_to = -1;
     prc = fmi_run(&a, fmu, out, on_log, on_call, &a, &res);
     if (fflush(out) != 0 && !prc)
         prc = fmugw_error_set(FMUGW_EIO, "writing results failed: %s", strerror(errno));

@@ -22,9 +22,14 @@
  *
  * Channels: the runner writes results to fd 3 (a pipe the parent copies to
  * job->result_fd, counting bytes against the output limit) and log lines and
- * its final status to fd 4 (see runner.c for the line protocol). The parent
- * enforces the wall-clock deadline by killing pid 1 (which takes the whole
- * PID namespace with it) and reads metering from wait4().
+ * its final status to fd 4 (see runner.c for the line protocol); fd 5 is its
+ * status channel, which it closes before it loads the FMU (init.h). The
+ * parent enforces the wall-clock deadline by killing pid 1 (which takes the
+ * whole PID namespace with it) and reads metering from wait4(). Once the FMU
+ * is loaded, everything the runner process says is the FMU's to forge: the
+ * outcome comes from the kills the parent made, the wait status init saw,
+ * the status channel and the result stream the parent counted itself (see
+ * classify() in sandbox.c), never platform_error from the FMU's word.
  *
  * With job->isolate false, the runner is started through fmugw-init
  * without namespaces (same channels, same rlimits, no seccomp): the baseline the
@@ -77,7 +82,9 @@ typedef struct {
     uint64_t peak_rss_kb;
     uint64_t output_bytes;    /* result bytes delivered */
     uint64_t log_bytes;
-    uint64_t rows;            /* result rows the runner reported */
+    uint64_t rows;            /* result rows the parent counted in the result stream */
+    bool fmu_loaded;          /* the runner got as far as loading the FMU: from then on the job's
+                               * CPU is the FMU's to answer for (see classify in sandbox.c) */
     char message[1024];       /* one line: what happened, for the user */
 } sandbox_report;
 
@@ -102,6 +109,8 @@ typedef struct {
     sandbox_log_fn on_log;    /* each log line of the job (FMU messages, call trace); may be NULL */
     void *log_ctx;
     sandbox_progress_fn on_progress; /* simulated time reached, with log_ctx; may be NULL. Not a log line */
+    bool result_json;         /* the result stream is JSON (else CSV): the parent checks it is a whole
+                               * document before it calls the job finished */
 } sandbox_job;
 
 /** Runs the job and fills *report. Returns 0 when the job ran (whatever its

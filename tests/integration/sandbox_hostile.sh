@@ -177,6 +177,10 @@ took_at_most 4 "SleepForever stopped at the deadline"
 run_case ThreadSpin fmu_error 'pthread_create' -- --start-value count=1000 --start-value target="$TAG"
 run_case ConstructorSocket forbidden_syscall '' -- --start-value target="$TAG"
 run_case InheritedFds fmu_error 'no descriptor above 4' -- --start-value target="$TAG"
+# forged status lines: the FMU's word decides nothing beyond an FMU outcome
+run_case ForgePlatform fmu_error 'exit code 2' -- --start-value count=300 --start-value target="$TAG"
+grep -q FORGED <<<"$(grep '^fmugw: ' err-ForgePlatform)" && fail "ForgePlatform: its own text is the error" || pass "ForgePlatform: none of its text in the error"
+run_case ForgeOk fmu_error 'before the simulation completed' -- --start-value count=300 --start-value target="$TAG"
 
 # --- afterwards: the host is unchanged ---------------------------------------
 [ "$(connections)" = 0 ] && pass "the listener saw no connection" || fail "the listener saw $(connections) connection(s)"
