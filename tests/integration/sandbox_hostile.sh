@@ -181,6 +181,9 @@ run_case InheritedFds fmu_error 'no descriptor above 4' -- --start-value target=
 run_case ForgePlatform fmu_error 'exit code 2' -- --start-value count=300 --start-value target="$TAG"
 grep -q FORGED <<<"$(grep '^fmugw: ' err-ForgePlatform)" && fail "ForgePlatform: its own text is the error" || pass "ForgePlatform: none of its text in the error"
 run_case ForgeOk fmu_error 'before the simulation completed' -- --start-value count=300 --start-value target="$TAG"
+# other system call ABIs: the whole process is killed, not only the calling thread
+run_case X32Syscall forbidden_syscall '' -- --start-value target="$TAG"
+run_case Int80 forbidden_syscall '' -- --start-value target="$TAG"
 
 # --- afterwards: the host is unchanged ---------------------------------------
 [ "$(connections)" = 0 ] && pass "the listener saw no connection" || fail "the listener saw $(connections) connection(s)"

@@ -3,7 +3,8 @@
  * and to its own bill, through the real fmugwd and hostile FMUs
  * (fmus/hostile): a forged runner status (platform failure, or "ok" and
  * exit 0 mid-run) makes an FMU outcome, charged for the CPU it burnt, with
- * none of the FMU's text as the error.
+ * none of the FMU's text as the error; an x32 or `int 0x80` system call
+ * kills the process (forbidden_syscall, not a timeout).
  */
 #include "harness.h"
 
@@ -241,11 +242,31 @@ static void test_forged_status(void **state)
     }
 }
 
+/* ---- other system call ABIs ---------------------------------------------------- */
+
+/* An x32 system call and an `int 0x80` one: the job ends forbidden_syscall
+ * (the whole process killed), not timed out by its other threads. */
+static void test_other_abis(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "X32Syscall", "Int80" };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *s = run_hostile(names[i], "");
+        const char *cls = error_class(s);
+        if (!cls || strcmp(cls, "forbidden_syscall"))
+            fail_msg("%s: expected forbidden_syscall: %s", names[i], json_dumps(s, 0));
+        assert_string_equal(json_string_value(json_object_get(s, "status")), "failed");
+        assert_true(milli(s, "credits_charged") > 0);
+        json_decref(s);
+    }
+}
+
 int main(void)
 {
     (void)gw_header;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_status),
+        cmocka_unit_test(test_other_abis),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
