@@ -548,8 +548,8 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         if ((rc = write_text(input, job->inputs)) != 0)
             goto platform;
     }
-    if (!(scratch = fmugw_path_join(dir, "scratch")) || mkdir(scratch, 0700) != 0 ||
-        !(sealed_path = fmugw_path_join(dir, "result.sealed"))) {
+    /* no scratch directory here: the job's scratch is a tmpfs in its sandbox */
+    if (!(sealed_path = fmugw_path_join(dir, "result.sealed"))) {
         rc = fmugw_error_set(FMUGW_EIO, "cannot prepare the job directory");
         goto platform;
     }
@@ -626,6 +626,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     bool canceled = slot->cancel;
     ft.progress = slot->progress;
     pthread_mutex_unlock(&js->mu);
+    /* The scratch is a tmpfs: memory the job held, metered and charged with
+     * its resident memory (the ledger caps a charge at the reservation). */
+    rep.peak_rss_kb += rep.scratch_peak_kb;
 
     pricing_usage u = { .fmu_bytes = (uint64_t)job->fmu_size, .stop_minus_start = job->span,
                         .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms, .wall_ms = rep.wall_ms,

@@ -320,7 +320,7 @@ static void link_or_bind(const sandbox__child *c, const char *name)
 
 static void build_root(const sandbox__child *c)
 {
-    int fmu_fd = -1, input_fd = -1, scratch_fd = -1;
+    int fmu_fd = -1, input_fd = -1;
     /* Host paths without a prepared tree: open them before NEWROOT hides
      * anything (bound through /proc/self/fd, which must be in this mount
      * namespace: hence opened here, not by the parent). */
@@ -328,9 +328,6 @@ static void build_root(const sandbox__child *c)
         die(c, "open", c->fmu_dir);
     if (c->input_file && c->input_tree < 0 && (input_fd = open(c->input_file, O_PATH | O_CLOEXEC)) < 0)
         die(c, "open", c->input_file);
-    if (c->scratch_dir && c->scratch_tree < 0 &&
-        (scratch_fd = open(c->scratch_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        die(c, "open", c->scratch_dir);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         die(c, "making mounts private", NULL);
@@ -351,7 +348,6 @@ static void build_root(const sandbox__child *c)
         /* The pooled sandbox's own directory: fmu/, input.csv (filled in by
          * the parent when a job is assigned) read-only, scratch/ writable. */
         attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job", true);
-        attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
     } else {
         make_dir(c, NEWROOT "/job/fmu", 0755);
         attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu", true);
@@ -360,16 +356,16 @@ static void build_root(const sandbox__child *c)
             attach(c, c->input_tree, input_fd, NEWROOT "/job/input.csv", true);
         }
         make_dir(c, NEWROOT "/job/scratch", 0755);
-        if (c->scratch_dir) {
-            attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
-        } else {
-            char opts[64];
-            snprintf(opts, sizeof opts, "size=%llu,mode=0700",
-                     (unsigned long long)(c->limits.file_size_limit ? c->limits.file_size_limit : 64u << 20));
-            if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
-                die(c, "tmpfs scratch", NULL);
-        }
     }
+    /* The scratch: a tmpfs of this namespace, capped in bytes and inodes,
+     * where no setuid bit, device or executable counts; it dies with the
+     * sandbox and never touches the host's disks. */
+    char opts[96];
+    snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0700",
+             (unsigned long long)(c->limits.scratch_bytes ? c->limits.scratch_bytes : 64u << 20),
+             (unsigned long long)(c->limits.scratch_inodes ? c->limits.scratch_inodes : 4096));
+    if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+        die(c, "tmpfs scratch", NULL);
     if (symlink("job/scratch", NEWROOT "/tmp") != 0)
         die(c, "symlink", "/tmp");
     make_dir(c, NEWROOT "/dev", 0755);
@@ -404,8 +400,6 @@ static void build_root(const sandbox__child *c)
         close(fmu_fd);
     if (input_fd >= 0)
         close(input_fd);
-    if (scratch_fd >= 0)
-        close(scratch_fd);
 }
 
 void sandbox__init_main(const sandbox__child *c)
@@ -451,13 +445,46 @@ void sandbox__init_main(const sandbox__child *c)
     close(c->status_w); /* the runner's alone: end of file for the parent once it has closed it */
     if (c->job_r >= 0)
         close(c->job_r); /* the runner's alone: the parent sees EPIPE when it is gone */
+    /* Wait for the runner, sampling the scratch's use every 50 ms: each new
+     * peak goes to the parent as "U KIB FILES" at once, so it has the
+     * figures even if it kills us. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    /* the empty tmpfs (its root inode) is the baseline: an idle pooled
+     * sandbox must stay silent on ctl (pool.c takes any line as its end) */
+    unsigned long long peak_kb = 0, peak_files = 0;
+    struct statvfs sv0;
+    if (statvfs("/job/scratch", &sv0) == 0) {
+        peak_kb = (unsigned long long)(sv0.f_blocks - sv0.f_bfree) * sv0.f_frsize / 1024;
+        peak_files = (unsigned long long)(sv0.f_files - sv0.f_ffree);
+    }
     for (;;) {
         int st;
-        pid_t w = waitpid(-1, &st, 0);
+        pid_t w = waitpid(-1, &st, WNOHANG);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             die(c, "waitpid", NULL);
+        struct statvfs sv;
+        if (statvfs("/job/scratch", &sv) == 0) {
+            unsigned long long kb = (unsigned long long)(sv.f_blocks - sv.f_bfree) * sv.f_frsize / 1024;
+            unsigned long long files = (unsigned long long)(sv.f_files - sv.f_ffree);
+            if (kb > peak_kb || files > peak_files) {
+                peak_kb = kb > peak_kb ? kb : peak_kb;
+                peak_files = files > peak_files ? files : peak_files;
+                char ubuf[64];
+                int un = snprintf(ubuf, sizeof ubuf, "U %llu %llu\n", peak_kb, peak_files);
+                ssize_t uw = write(c->ctl_w, ubuf, (size_t)un);
+                (void)uw;
+            }
+        }
+        if (w == 0) {
+            struct timespec ts = { 0, 50 * 1000000L };
+            sigtimedwait(&chld, NULL, &ts);
+            continue;
+        }
         if (w == pid) {
             char buf[32];
             int n = snprintf(buf, sizeof buf, "X %d\n", st);

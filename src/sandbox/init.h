@@ -24,7 +24,8 @@ typedef struct {
     int result_w, log_w; /* become fd 3 and fd 4 of the runner */
     int status_w;        /* becomes fd SANDBOX_RUNNER_FD_STATUS of the runner: its trusted status
                           * channel, closed by the runner before any FMU code is loaded */
-    int ctl_w;           /* init -> parent: "E message" / "X wait-status" lines */
+    int ctl_w;           /* init -> parent: "E message" / "U kib files" (scratch use, each new
+                          * peak) / "X wait-status" lines */
     int sync_r;          /* parent -> init: one byte once uid/gid maps are written */
     /* Pool mode (pool.c): fmu_dir / fmu_tree is the sandbox's job directory,
      * mounted read-only at /job (its scratch/ bound writable over it), and
@@ -44,9 +45,9 @@ typedef struct {
  * stack, the child doing nothing but placing descriptors and execve. The
  * descriptors of sandbox__child land on fixed numbers in fmugw-init (the
  * SANDBOX_INIT_FD_* below; absent ones are left closed) and the rest of it
- * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK" (MODE i:
- * one-shot sandbox, p: pooled, n: plain child; MASK the slots present, bit
- * = fd - 3), argv[2..4] fmu_dir, input_file, scratch_dir ("" for none),
+ * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK SCRATCH INODES"
+ * (MODE i: one-shot sandbox, p: pooled, n: plain child; MASK the slots
+ * present, bit = fd - 3; SCRATCH, INODES the scratch tmpfs's caps), argv[2..4] fmu_dir, input_file, scratch_dir ("" for none),
  * argv[5..] the runner's argv; the environment is the runner's. */
 enum {
     SANDBOX_INIT_FD_RESULT = 3,

@@ -28,15 +28,17 @@ int main(int argc, char **argv, char **envp)
 {
     sandbox__child c;
     char mode = 0;
-    unsigned long long mem = 0, fsize = 0;
+    unsigned long long mem = 0, fsize = 0, scratch = 0, inodes = 0;
     unsigned mask = 0;
     memset(&c, 0, sizeof c);
-    if (argc < 6 || sscanf(argv[1], "%c %lg %llu %llu %u %u %x", &mode, &c.limits.cpu_limit_s, &mem, &fsize,
-                           &c.limits.max_open_files, &c.limits.max_threads, &mask) != 7 ||
+    if (argc < 6 || sscanf(argv[1], "%c %lg %llu %llu %u %u %x %llu %llu", &mode, &c.limits.cpu_limit_s, &mem, &fsize,
+                           &c.limits.max_open_files, &c.limits.max_threads, &mask, &scratch, &inodes) != 9 ||
         (mode != 'i' && mode != 'p' && mode != 'n'))
         return usage();
     c.limits.memory_limit = mem;
     c.limits.file_size_limit = fsize;
+    c.limits.scratch_bytes = scratch;
+    c.limits.scratch_inodes = inodes;
     int fd[SANDBOX_INIT_FD_END];
     for (int i = 0; i < SANDBOX_INIT_FD_END; i++)
         fd[i] = i >= SANDBOX_INIT_FD_RESULT && (mask >> (i - SANDBOX_INIT_FD_RESULT) & 1) ? i : -1;

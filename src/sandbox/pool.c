@@ -7,7 +7,7 @@
  * id maps, mount tree, pivot_root, rlimits, capabilities, execve of the
  * runner), but
  * its /job is its own host directory (read-only, id-mapped as root) with a
- * writable scratch/ bound over it, and its runner is started as
+ * scratch tmpfs mounted on its scratch/, and its runner is started as
  * `fmugw-runner --pool-wait`: it writes "@ready" on fd 4 and blocks reading
  * fd 5 (a socket to the parent) before parsing anything job-specific and
  * before seccomp. On assignment the parent hard-links (or copies) the job's
@@ -136,9 +136,9 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
         rc = fmugw_error_set(FMUGW_EIO, "sandbox pool: mkdir in %s: %s", s->dir, strerror(errno));
         goto out;
     }
+    /* scratch/ is only the mount point of the sandbox's scratch tmpfs (init.c) */
     if (geteuid() == 0 &&
-        ((t_job = sandbox__make_tree(s->dir, POOL_ATTR_RDONLY | POOL_ATTR_NOSUID | POOL_ATTR_NODEV)) < 0 ||
-         (t_scr = sandbox__make_tree(scratch, POOL_ATTR_NOSUID | POOL_ATTR_NODEV)) < 0)) {
+        (t_job = sandbox__make_tree(s->dir, POOL_ATTR_RDONLY | POOL_ATTR_NOSUID | POOL_ATTR_NODEV)) < 0) {
         rc = fmugw_error_set(FMUGW_ERROR, "sandbox pool: cannot prepare an id-mapped mount of %s: %s", s->dir,
                              strerror(errno));
         goto out;
@@ -152,7 +152,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     c.isolate = true;
     c.pool = true;
     c.fmu_dir = s->dir;
-    c.scratch_dir = scratch;
+    c.scratch_dir = NULL;
     c.fmu_tree = t_job;
     c.scratch_tree = t_scr;
     c.input_tree = -1;
@@ -591,7 +591,8 @@ static bool pool_fits(const sandbox_pool *p, const sandbox_limits *l)
     double cpu = ceil(l->cpu_limit_s > 0 ? l->cpu_limit_s : 1), ccpu = ceil(c->cpu_limit_s > 0 ? c->cpu_limit_s : 1);
     return cpu <= ccpu && !pool_above(l->memory_limit, c->memory_limit) &&
            !pool_above(l->file_size_limit, c->file_size_limit) &&
-           !pool_above(l->max_open_files, c->max_open_files) && !pool_above(l->max_threads, c->max_threads);
+           !pool_above(l->max_open_files, c->max_open_files) && !pool_above(l->max_threads, c->max_threads) &&
+           !pool_above(l->scratch_bytes, c->scratch_bytes) && !pool_above(l->scratch_inodes, c->scratch_inodes);
 }
 
 int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts *opts)

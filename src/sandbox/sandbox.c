@@ -302,9 +302,9 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
         if (a.src[i] >= 0)
             mask |= 1u << i;
     const sandbox_limits *l = &c->limits;
-    snprintf(config, sizeof config, "%c %.17g %" PRIu64 " %" PRIu64 " %u %u %x",
+    snprintf(config, sizeof config, "%c %.17g %" PRIu64 " %" PRIu64 " %u %u %x %" PRIu64 " %" PRIu64,
              !c->isolate ? 'n' : c->pool ? 'p' : 'i', l->cpu_limit_s, l->memory_limit, l->file_size_limit,
-             l->max_open_files, l->max_threads, mask);
+             l->max_open_files, l->max_threads, mask, l->scratch_bytes, l->scratch_inodes);
     while (c->args[n])
         n++;
     if (!(argv = calloc(n + 6, sizeof *argv))) {
@@ -427,6 +427,47 @@ static void status_feed(status_state *ss, const char *data, size_t n)
     memcpy(ss->buf + ss->len, data, take);
     ss->len += take;
     ss->buf[ss->len] = 0;
+}
+
+/* --- the ctl channel (init) --------------------------------------------
+ * Lines from init: "E message" (set-up failed), "U KIB FILES" (a new peak
+ * of the scratch's use), "X STATUS" (the runner's wait status). Parsed a
+ * line at a time; a line longer than the buffer is cut. */
+typedef struct {
+    char line[600];
+    size_t len;
+    char error[600];
+    bool have_x;
+    int x_status;
+} ctl_state;
+
+static void ctl_line(ctl_state *cs, sandbox_report *r)
+{
+    cs->line[cs->len] = 0;
+    unsigned long long kb, files;
+    if (cs->line[0] == 'E' && cs->line[1] == ' ' && !cs->error[0]) {
+        snprintf(cs->error, sizeof cs->error, "%s", cs->line + 2);
+    } else if (sscanf(cs->line, "U %llu %llu", &kb, &files) == 2) {
+        if (kb > r->scratch_peak_kb)
+            r->scratch_peak_kb = kb;
+        if (files > r->scratch_peak_files)
+            r->scratch_peak_files = files;
+    } else if (cs->line[0] == 'X' && cs->line[1] == ' ' && !cs->have_x) {
+        cs->have_x = true;
+        cs->x_status = atoi(cs->line + 2);
+    }
+    cs->len = 0;
+}
+
+static void ctl_feed(ctl_state *cs, sandbox_report *r, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            ctl_line(cs, r);
+        } else if (cs->len < sizeof cs->line - 1) {
+            cs->line[cs->len++] = data[i];
+        }
+    }
 }
 
 /* --- the result stream, as the parent saw it ------------------------------
@@ -754,8 +795,8 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
     uint64_t deadline = t0 + (uint64_t)llround((job->limits.timeout_s > 0 ? job->limits.timeout_s : 60) * 1000);
     bool killed_timeout = false, killed_output = false, write_failed = false, killed = false, killed_cancel = false;
     usage_sample killed_usage = { 0, 0, 0 };
-    char ctl_buf[1024];
-    size_t ctl_len = 0;
+    ctl_state cs;
+    memset(&cs, 0, sizeof cs);
     struct pollfd pf[4] = { { res_r, POLLIN, 0 }, { log_r, POLLIN, 0 }, { ctl_r, POLLIN, 0 },
                             { status_r, POLLIN, 0 } };
     int open_fds = 0;
@@ -814,10 +855,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             } else if (i == 3) {
                 status_feed(&ss, buf, (size_t)got);
             } else {
-                size_t room = sizeof ctl_buf - 1 - ctl_len;
-                size_t take = (size_t)got < room ? (size_t)got : room;
-                memcpy(ctl_buf + ctl_len, buf, take);
-                ctl_len += take;
+                ctl_feed(&cs, r, buf, (size_t)got);
             }
             if (!killed && (write_failed || r->output_bytes + r->log_bytes > job->limits.output_limit)) {
                 killed_output = !write_failed;
@@ -850,12 +888,10 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
 
     int runner_st = st;
     bool have_runner = true;
-    ctl_buf[ctl_len] = 0;
     if (job->isolate) {
-        char *x = strstr(ctl_buf, "X ");
-        have_runner = x && (x == ctl_buf || x[-1] == '\n');
+        have_runner = cs.have_x;
         if (have_runner)
-            runner_st = atoi(x + 2);
+            runner_st = cs.x_status;
     }
     for (const char *p = ss.buf; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
         if (p[0] == 'L' && (p[1] == '\n' || !p[1]))
@@ -864,10 +900,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
         r->outcome = SANDBOX_PLATFORM_ERROR;
         rc = fmugw_error_set(FMUGW_EIO, "%s", r->message);
     } else if (!have_runner && !killed) {
-        char *e = ctl_buf[0] == 'E' ? ctl_buf + 2 : NULL;
-        if (e)
-            e[strcspn(e, "\n")] = 0;
-        rc = platform_error(r, FMUGW_ERROR, "%s", e ? e : "sandbox: init ended without reporting");
+        rc = platform_error(r, FMUGW_ERROR, "%s", cs.error[0] ? cs.error : "sandbox: init ended without reporting");
     } else {
         classify(r, job, ls, &ss, &rs, runner_st, killed_cancel, killed_timeout, killed_output, cpu_s);
         if (r->outcome == SANDBOX_PLATFORM_ERROR)
@@ -896,7 +929,7 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     c.isolate = job->isolate;
     c.fmu_dir = job->fmu_dir;
     c.input_file = job->input_file;
-    c.scratch_dir = job->scratch_dir;
+    c.scratch_dir = job->isolate ? NULL : job->scratch_dir; /* isolated: a tmpfs (init.c) */
     c.args = job->args;
     c.envp = job->isolate ? envp_isolated : envp_plain;
 
@@ -934,9 +967,7 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
             }
             uint64_t ro = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_;
             if ((c.fmu_tree = sandbox__make_tree(job->fmu_dir, ro)) < 0 ||
-                (job->input_file && (c.input_tree = sandbox__make_tree(job->input_file, ro)) < 0) ||
-                (job->scratch_dir &&
-                 (c.scratch_tree = sandbox__make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_)) < 0)) {
+                (job->input_file && (c.input_tree = sandbox__make_tree(job->input_file, ro)) < 0)) {
                 rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot prepare an id-mapped mount of the job files: %s",
                                     strerror(errno));
                 goto out;

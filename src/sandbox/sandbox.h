@@ -14,7 +14,8 @@
  *
  * Filesystem view (tmpfs root, pivot_root, old root detached): /usr, /lib*,
  * /etc/ld.so.cache read-only; /job/fmu (the unpacked FMU, read-only);
- * /job/input.csv (read-only, if any); /job/scratch (writable, also /tmp);
+ * /job/input.csv (read-only, if any); /job/scratch (a capped tmpfs,
+ * nosuid, nodev, noexec; also /tmp);
  * /dev/null, /dev/zero, /dev/urandom; a fresh /proc of the new PID
  * namespace. Nothing else of the host: not the server's data directory,
  * not other jobs. The environment is empty but for PATH=/usr/bin,
@@ -68,9 +69,12 @@ typedef struct {
     uint64_t file_size_limit; /* largest file the job may write in scratch */
     unsigned max_open_files;
     unsigned max_threads;     /* RLIMIT_NPROC inside the sandbox's user */
+    uint64_t scratch_bytes;   /* size of the job's scratch tmpfs (isolated jobs) */
+    uint64_t scratch_inodes;  /* files and directories it may hold */
 } sandbox_limits;
 
-#define SANDBOX_LIMITS_INIT { 60.0, 60.0, (uint64_t)1 << 30, (uint64_t)1 << 30, (uint64_t)256 << 20, 64, 64 }
+#define SANDBOX_LIMITS_INIT                                                                                          \
+    { 60.0, 60.0, (uint64_t)1 << 30, (uint64_t)1 << 30, (uint64_t)256 << 20, 64, 64, (uint64_t)256 << 20, 16384 }
 
 typedef struct {
     sandbox_outcome outcome;
@@ -83,6 +87,8 @@ typedef struct {
     uint64_t output_bytes;    /* result bytes delivered */
     uint64_t log_bytes;
     uint64_t rows;            /* result rows the parent counted in the result stream */
+    uint64_t scratch_peak_kb; /* most of the scratch tmpfs in use at once (sampled by init every 50 ms) */
+    uint64_t scratch_peak_files; /* most inodes in use there at once */
     bool fmu_loaded;          /* the runner got as far as loading the FMU: from then on the job's
                                * CPU is the FMU's to answer for (see classify in sandbox.c) */
     char message[1024];       /* one line: what happened, for the user */
@@ -98,7 +104,10 @@ typedef struct {
     const char *runner;       /* path of the fmugw-runner executable */
     const char *fmu_dir;      /* unpacked FMU, mounted read-only at /job/fmu */
     const char *input_file;   /* may be NULL; mounted read-only at /job/input.csv */
-    const char *scratch_dir;  /* writable, mounted at /job/scratch; may be NULL (a tmpfs then) */
+    const char *scratch_dir;  /* plain mode (isolate false) only: its working directory. An isolated
+                               * job's /job/scratch is always a tmpfs of limits.scratch_bytes and
+                               * limits.scratch_inodes, nosuid, nodev, noexec: nothing of it lands
+                               * on the host's disks */
     char *const *args;        /* runner argv (argv[0] included), from fmi_sim_args_to_argv
                                * with fmu "/job/fmu" and input "/job/input.csv" */
     sandbox_limits limits;
@@ -157,7 +166,8 @@ int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts 
 /** Runs one job in a ready sandbox of the pool (waiting for one if all are
  *  taken) and fills *report, like sandbox_run(). job->runner and
  *  job->scratch_dir are not used: the pool's runner runs it and the
- *  scratch is the sandbox's own fresh directory, removed after the job.
+ *  scratch is the sandbox's own tmpfs (of the pool's scratch limits: a job
+ *  asking for more runs one-shot), gone with the sandbox.
  *  Jobs with isolate false or limits above the pool's ceilings are passed
  *  to sandbox_run(). Thread-safe: any number of threads may call it. The
  *  sandbox is killed and its directory removed before returning. */

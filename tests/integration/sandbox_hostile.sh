@@ -184,6 +184,12 @@ run_case ForgeOk fmu_error 'before the simulation completed' -- --start-value co
 # other system call ABIs: the whole process is killed, not only the calling thread
 run_case X32Syscall forbidden_syscall '' -- --start-value target="$TAG"
 run_case Int80 forbidden_syscall '' -- --start-value target="$TAG"
+# the scratch: a tmpfs capped in bytes and inodes, nosuid, nodev, noexec
+run_case FillScratch fmu_error 'stopped after [0-9]+ MiB' -- --start-value count=3000 --start-value target="$TAG"
+run_case ManyFiles fmu_error 'stopped after [0-9]+ files' -- --start-value count=300000 --start-value target="$TAG"
+run_case SetuidFile fmu_error 'nosuid, noexec' -- --start-value count=1 --start-value target="$TAG"
+found=$(find "$WORK" "${TMPDIR:-/tmp}" -maxdepth 3 \( -name "suid-$TAG" -o -name 'fill-*' -newer "$WORK/start-marker" \) 2>/dev/null | head -3)
+[ -z "$found" ] && pass "scratch files stayed in the sandbox" || fail "scratch files on the host: $found"
 
 # --- afterwards: the host is unchanged ---------------------------------------
 [ "$(connections)" = 0 ] && pass "the listener saw no connection" || fail "the listener saw $(connections) connection(s)"

@@ -4,16 +4,21 @@
  * (fmus/hostile): a forged runner status (platform failure, or "ok" and
  * exit 0 mid-run) makes an FMU outcome, charged for the CPU it burnt, with
  * none of the FMU's text as the error; an x32 or `int 0x80` system call
- * kills the process (forbidden_syscall, not a timeout).
+ * kills the process (forbidden_syscall, not a timeout); a job's scratch
+ * is capped in bytes (3000 MiB written: stopped) and inodes (300,000 files:
+ * stopped), its use is metered and charged, and a setuid file made there
+ * never appears on the host.
  */
 #include "harness.h"
 
 /* test buffers are sized for the paths used; truncation would fail the checks */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
+#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -261,12 +266,95 @@ static void test_other_abis(void **state)
     }
 }
 
+/* ---- scratch ------------------------------------------------------------------- */
+
+static int setuid_seen;
+
+static int find_setuid(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_F && (st->st_mode & (S_ISUID | S_ISGID))) {
+        fprintf(stderr, "setuid file on the host: %s (mode %o)\n", path, (unsigned)st->st_mode);
+        setuid_seen++;
+    }
+    return 0;
+}
+
+/* Setuid or setgid files anywhere under the daemon's data directory. */
+static int host_setuid_files(void)
+{
+    setuid_seen = 0;
+    nftw(G.data_dir, find_setuid, 16, FTW_PHYS);
+    return setuid_seen;
+}
+
+static void test_scratch_capped(void **state)
+{
+    (void)state;
+    /* 3000 MiB: stopped at the byte cap; what it held is metered as memory */
+    json_t *s = run_hostile("FillScratch", ",\"start_values\":{\"count\":3000}");
+    char *dump = json_dumps(s, 0);
+    const char *cls = error_class(s);
+    if (!cls || strcmp(cls, "fmu_error") || !strstr(dump, "stopped after"))
+        fail_msg("FillScratch: expected fmu_error, stopped: %s", dump);
+    json_t *m = json_object_get(s, "metering");
+    int64_t kb = json_integer_value(json_object_get(m, "peak_rss_kb"));
+    if (kb < 200 * 1024) /* it filled a 256 MiB scratch */
+        fail_msg("FillScratch: peak memory %lld KiB does not count its scratch: %s", (long long)kb, dump);
+    assert_true(milli(s, "credits_charged") > 0);
+    free(dump);
+    json_decref(s);
+
+    /* 300,000 files: stopped at the inode cap */
+    s = run_hostile("ManyFiles", ",\"start_values\":{\"count\":300000}");
+    dump = json_dumps(s, 0);
+    cls = error_class(s);
+    if (!cls || strcmp(cls, "fmu_error") || !strstr(dump, "stopped after"))
+        fail_msg("ManyFiles: expected fmu_error, stopped: %s", dump);
+    free(dump);
+    json_decref(s);
+
+    /* a setuid file: never on the host, while the job holds it or after */
+    char id[64], body[1024];
+    upload_hostile(&G, &T, "SetuidFile", id);
+    snprintf(body, sizeof body,
+             "{\"fmu_id\":\"%s\",\"stop_time\":0.3,\"output_interval\":0.1,\"reuse\":false,\"timeout_s\":20,"
+             "\"start_values\":{\"count\":3,\"target\":\"gw\"}}", id);
+    char *job = submit_ok(&G, &T, body);
+    char path[256];
+    snprintf(path, sizeof path, "/fmu/status/%s", job);
+    int seen = 0, looks = 0;
+    for (;;) {
+        seen += host_setuid_files();
+        looks++;
+        json_t *j = get_json(&G, &T, path, 200);
+        const char *st = json_string_value(json_object_get(j, "status"));
+        bool done = st && strcmp(st, "queued") && strcmp(st, "running");
+        json_decref(j);
+        if (done)
+            break;
+        usleep(100000);
+    }
+    seen += host_setuid_files();
+    s = wait_job(&G, &T, job, 60);
+    dump = json_dumps(s, 0);
+    cls = error_class(s);
+    if (!cls || strcmp(cls, "fmu_error") || !strstr(dump, "nosuid, noexec"))
+        fail_msg("SetuidFile: expected fmu_error, nosuid, noexec: %s", dump);
+    assert_int_equal(seen, 0);
+    assert_true(looks > 1); /* it was looked for while the job held the file */
+    free(dump);
+    free(job);
+    json_decref(s);
+}
+
 int main(void)
 {
     (void)gw_header;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_status),
         cmocka_unit_test(test_other_abis),
+        cmocka_unit_test(test_scratch_capped),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
