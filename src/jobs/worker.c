@@ -616,6 +616,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     } else {
         rc = js->pool ? sandbox_pool_run(js->pool, &sj, &rep) : sandbox_run(&sj, &rep);
         ran = true;
+        char why[512];
+        if (js->pool && sandbox_pool_cleanup_failures(js->pool, why, sizeof why))
+            fmugw_log_json(FMUGW_LOG_WARN, "sandbox directory left", json_pack("{s:s}", "error", why));
     }
     close(sv[1]);
     sv[1] = -1;
@@ -728,8 +731,9 @@ finish:
     if (held_blob)
         unpacked_cache_release(js->unpacked, held_blob);
     store_fmu_free(fmu);
-    if (dir)
-        fmugw_rmtree(dir);
+    if (dir && fmugw_rmtree(dir) != 0) /* left for the next start, which moves it aside */
+        fmugw_log_json(FMUGW_LOG_WARN, "job directory left", json_pack("{s:s,s:s}", "job_id", job->id, "error",
+                                                                        fmugw_error_last()));
     free(dir);
     free(fmu_dir);
     free(input);

@@ -75,16 +75,22 @@ struct sandbox_pool {
     unsigned n_idle, spawning;
     unsigned failures;          /* refill attempts failed in a row */
     char error[512];            /* the last refill failure */
+    unsigned cleanup_failures;  /* sandbox directories that could not be removed, not yet reported */
+    char cleanup_error[512];    /* the last such failure */
     bool stop, have_thread;
     pthread_t thread;
 };
 
 /* --- one sandbox ---------------------------------------------------------- */
 
-static void pool_slot_free(pool_slot *s)
+/* Kills the sandbox and removes its directory. 0, or FMUGW_EIO when the
+ * directory could not be removed (reason in fmugw_error_last(); the job
+ * system's next start moves it aside). */
+static int pool_slot_free(pool_slot *s)
 {
+    int rc = 0;
     if (!s)
-        return;
+        return 0;
     if (s->pid > 0) {
         kill(s->pid, SIGKILL); /* pid 1: the whole namespace goes */
         while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
@@ -95,10 +101,22 @@ static void pool_slot_free(pool_slot *s)
         if (fds[i] >= 0)
             close(fds[i]);
     if (s->dir) {
-        fmugw_rmtree(s->dir);
+        rc = fmugw_rmtree(s->dir);
         free(s->dir);
     }
     free(s);
+    return rc;
+}
+
+/* Notes a failed removal (pool_slot_free) for sandbox_pool_cleanup_failures. */
+static void pool_note_cleanup(sandbox_pool *p, int rc)
+{
+    if (rc == 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->cleanup_failures++;
+    snprintf(p->cleanup_error, sizeof p->cleanup_error, "%s", fmugw_error_last());
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Clones a new sandbox whose runner will wait for a job; does not wait for
@@ -697,14 +715,36 @@ int sandbox_pool_run(sandbox_pool *p, const sandbox_job *job, sandbox_report *r)
     }
     rc = sandbox__collect(job, r, s->pid, s->res_r, s->log_r, s->ctl_r, s->status_r, t0);
     s->pid = -1; /* reaped */
-    pool_slot_free(s);
+    {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", fmugw_error_last());
+        pool_note_cleanup(p, pool_slot_free(s));
+        if (rc)
+            fmugw_error_set(rc, "%s", keep);
+    }
     return rc;
 fail:
-    pool_slot_free(s);
+    {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", fmugw_error_last());
+        pool_note_cleanup(p, pool_slot_free(s));
+        fmugw_error_set(rc ? rc : FMUGW_ERROR, "%s", keep);
+    }
     snprintf(r->message, sizeof r->message, "%s", fmugw_error_last());
     r->outcome = SANDBOX_PLATFORM_ERROR;
     r->wall_ms = sandbox__now_ms() - t0;
     return rc;
+}
+
+unsigned sandbox_pool_cleanup_failures(sandbox_pool *p, char *msg, size_t size)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned n = p->cleanup_failures;
+    p->cleanup_failures = 0;
+    if (msg && size)
+        snprintf(msg, size, "%s", n ? p->cleanup_error : "");
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void sandbox_pool_free(sandbox_pool *p)
@@ -718,7 +758,7 @@ void sandbox_pool_free(sandbox_pool *p)
     if (p->have_thread)
         pthread_join(p->thread, NULL);
     for (pool_slot *s; (s = pool_pop(p));)
-        pool_slot_free(s);
+        pool_note_cleanup(p, pool_slot_free(s));
     if (p->runner_fd >= 0)
         close(p->runner_fd);
     pthread_mutex_destroy(&p->mu);

@@ -173,6 +173,11 @@ int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts 
  *  sandbox is killed and its directory removed before returning. */
 int sandbox_pool_run(sandbox_pool *pool, const sandbox_job *job, sandbox_report *report);
 
+/** How many sandbox directories could not be removed since the last call
+ *  (the failure is not the job's: its report is unaffected); the last
+ *  reason in msg. For the caller to log. Thread-safe. */
+unsigned sandbox_pool_cleanup_failures(sandbox_pool *pool, char *msg, size_t size);
+
 /** Stops the refill, kills every idle sandbox (no process is left) and
  *  removes their directories. No sandbox_pool_run() may be in progress.
  *  NULL is allowed. */

@@ -7,7 +7,10 @@
  * kills the process (forbidden_syscall, not a timeout); a job's scratch
  * is capped in bytes (3000 MiB written: stopped) and inodes (300,000 files:
  * stopped), its use is metered and charged, and a setuid file made there
- * never appears on the host.
+ * never appears on the host; a directory chain deeper than PATH_MAX (made
+ * by a job, or left in the data directory by an older run) and even an
+ * unremovable leftover (a mount point) do not stop the daemon from
+ * restarting.
  */
 #include "harness.h"
 
@@ -21,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/time.h>
 
 #include <cmocka.h>
@@ -348,6 +352,97 @@ static void test_scratch_capped(void **state)
     json_decref(s);
 }
 
+/* ---- leftovers and restart ------------------------------------------------------- */
+
+/* A chain of `depth` directories "d" below `dir` (made relative to fds). */
+static void plant_chain(const char *dir, int depth)
+{
+    int cur = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(cur >= 0);
+    for (int i = 0; i < depth; i++) {
+        assert_int_equal(mkdirat(cur, "d", 0700), 0);
+        int next = openat(cur, "d", O_RDONLY | O_DIRECTORY);
+        close(cur);
+        assert_true(next >= 0);
+        cur = next;
+    }
+    close(cur);
+}
+
+/* Entries of <data> named "jobs.stale-*". */
+static int stale_dirs(void)
+{
+    char cmd[800], out[64] = "";
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c '^jobs\\.stale-'", G.data_dir);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    pclose(p);
+    return atoi(out);
+}
+
+static void restart(void)
+{
+    char data[600];
+    snprintf(data, sizeof data, "%s", G.data_dir);
+    gw_kill(&G, SIGTERM);
+    static char *env[] = { "FMUGW_WORKERS=2", "FMUGW_THREADS=8", NULL };
+    if (gw_start_ex(&G, data, NULL, env) != 0) {
+        char log[4096] = "";
+        gw__read_file(G.stderr_path, log, sizeof log);
+        fail_msg("the daemon did not restart: %s", log);
+    }
+    assert_int_equal(gw_token(&G, T.key, T.token, sizeof T.token), 0);
+}
+
+static void test_restart_after_leftovers(void **state)
+{
+    (void)state;
+    /* a job leaves a chain deeper than PATH_MAX in its scratch */
+    json_t *s = run_hostile("DeepChain", "");
+    if (strcmp(json_string_value(json_object_get(s, "status")), "succeeded"))
+        fail_msg("DeepChain: %s", json_dumps(s, 0));
+    json_decref(s);
+    /* an older run's leftovers in <data>/jobs: a 3000-level chain, and (as
+     * root) a mount point, which no removal gets rid of */
+    char old[800], busy[800];
+    snprintf(old, sizeof old, "%s/jobs/old-job", G.data_dir);
+    assert_int_equal(mkdir(old, 0700), 0);
+    plant_chain(old, 3000);
+    bool mounted = false;
+    snprintf(busy, sizeof busy, "%s/jobs/busy", G.data_dir);
+    if (geteuid() == 0 && mkdir(busy, 0700) == 0)
+        mounted = mount("tmpfs", busy, "tmpfs", 0, "size=64k") == 0;
+    restart();
+    gw_response r;
+    assert_int_equal(gw_request(&G, &r, "GET", "/readyz", NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 200);
+    gw_response_free(&r);
+    /* and it runs jobs */
+    s = run_hostile("DeepChain", ",\"start_values\":{\"count\":10}");
+    assert_string_equal(json_string_value(json_object_get(s, "status")), "succeeded");
+    json_decref(s);
+    if (mounted) {
+        /* the old tree is aside, its mount point still in it */
+        assert_true(stale_dirs() >= 1);
+        char aside[900];
+        snprintf(aside, sizeof aside, "ls -d '%s'/jobs.stale-*/busy >/dev/null 2>&1", G.data_dir);
+        assert_int_equal(system(aside), 0);
+        snprintf(aside, sizeof aside, "umount '%s'/jobs.stale-*/busy", G.data_dir);
+        assert_int_equal(system(aside), 0);
+        restart();
+    }
+    /* the cleaner removes what is aside, in the background: bounded wait */
+    int left = stale_dirs();
+    for (int i = 0; i < 300 && left > 0; i++) {
+        usleep(100000);
+        left = stale_dirs();
+    }
+    assert_int_equal(left, 0);
+    struct stat st;
+    assert_int_not_equal(stat(old, &st), 0);
+}
+
 int main(void)
 {
     (void)gw_header;
@@ -355,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_forged_status),
         cmocka_unit_test(test_other_abis),
         cmocka_unit_test(test_scratch_capped),
+        cmocka_unit_test(test_restart_after_leftovers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
