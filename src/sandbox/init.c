@@ -295,6 +295,78 @@ static void attach(const sandbox__child *c, int tree, int host_fd, const char *d
     }
 }
 
+/* Attaches a host directory (a prepared tree, or host_fd) read-only at
+ * `dst` without its host path showing in /proc/self/mountinfo: a bind
+ * mount's root field is its path within the host file system, so the
+ * directory is first attached at a staging point, then presented at `dst`
+ * as a read-only overlay whose layers are named "/proc/self/fd/N" (what
+ * mountinfo shows of it), and the staging mount is detached again. */
+static void attach_hidden(const sandbox__child *c, int tree, int host_fd, const char *dst)
+{
+    static const char stage[] = NEWROOT "/.stage", empty[] = NEWROOT "/.empty";
+    make_dir(c, stage, 0700);
+    make_dir(c, empty, 0500);
+    attach(c, tree, host_fd, stage, true);
+    int sfd = open(stage, O_PATH | O_DIRECTORY | O_CLOEXEC), efd = open(empty, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0 || efd < 0)
+        die(c, "open", stage);
+    char opts[128];
+    snprintf(opts, sizeof opts, "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d", sfd, efd);
+    if (mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) != 0)
+        die(c, "overlay mount", dst);
+    close(sfd);
+    close(efd);
+    if (umount2(stage, MNT_DETACH) != 0)
+        die(c, "detaching", stage);
+    if (rmdir(stage) != 0 || rmdir(empty) != 0)
+        die(c, "rmdir", stage);
+}
+
+/* The input file, copied into a tmpfs of its own size at /job/in (then
+ * read-only), /job/input.csv a symlink to it: a bind of the file would
+ * show its host path in mountinfo. `src` is an O_PATH descriptor of it. */
+static void copy_input(const sandbox__child *c, int src)
+{
+    char path[64], opts[96];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", src);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode))
+        die(c, "open", c->input_file);
+    make_dir(c, NEWROOT "/job/in", 0755);
+    snprintf(opts, sizeof opts, "size=%llu,nr_inodes=4,mode=0755",
+             (unsigned long long)st.st_size + 8192); /* tmpfs rounds to pages */
+    if (mount("tmpfs", NEWROOT "/job/in", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+        die(c, "tmpfs", "/job/in");
+    int out = open(NEWROOT "/job/in/input.csv", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0)
+        die(c, "create", "/job/in/input.csv");
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die(c, "read", c->input_file);
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                die(c, "write", "/job/in/input.csv");
+            off += w;
+        }
+    }
+    close(in);
+    if (close(out) != 0 ||
+        mount(NULL, NEWROOT "/job/in", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+        die(c, "read-only remount", "/job/in");
+    if (symlink("in/input.csv", NEWROOT "/job/input.csv") != 0)
+        die(c, "symlink", "/job/input.csv");
+}
+
 /* /lib, /lib64, /bin ...: recreated as the same symlinks (merged /usr), or
  * bound read-only when they are real directories. */
 static void link_or_bind(const sandbox__child *c, const char *name)
@@ -347,14 +419,12 @@ static void build_root(const sandbox__child *c)
     if (c->pool) {
         /* The pooled sandbox's own directory: fmu/, input.csv (filled in by
          * the parent when a job is assigned) read-only, scratch/ writable. */
-        attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job", true);
+        attach_hidden(c, c->fmu_tree, fmu_fd, NEWROOT "/job");
     } else {
         make_dir(c, NEWROOT "/job/fmu", 0755);
-        attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu", true);
-        if (c->input_file) {
-            make_file(c, NEWROOT "/job/input.csv");
-            attach(c, c->input_tree, input_fd, NEWROOT "/job/input.csv", true);
-        }
+        attach_hidden(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu");
+        if (c->input_file)
+            copy_input(c, c->input_tree >= 0 ? c->input_tree : input_fd);
         make_dir(c, NEWROOT "/job/scratch", 0755);
     }
     /* The scratch: a tmpfs of this namespace, capped in bytes and inodes,

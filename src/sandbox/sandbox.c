@@ -330,7 +330,9 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
     }
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
     if (c->isolate)
-        flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+        /* CLONE_NEWCGROUP: /proc/self/cgroup shows "/", not the host's cgroup names */
+        flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+                 CLONE_NEWCGROUP;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);

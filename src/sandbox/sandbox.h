@@ -5,7 +5,7 @@
  * src/sandbox/runner.c) in a child that the FMU cannot escape:
  *
  *   parent (fmugw sim / worker)
- *     clone(VM|VFORK|NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS) + exec fmugw-init
+ *     clone(VM|VFORK|NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS|NEWCGROUP) + exec fmugw-init
  *                                           uid/gid 0 inside -> 65534 outside
  *       pid 1 "init" (fmugw-init, static; never a copy of the parent's
  *       memory): builds the filesystem view, then forks
@@ -13,8 +13,9 @@
  *                 runner installs its seccomp allow-list, then loads the FMU
  *
  * Filesystem view (tmpfs root, pivot_root, old root detached): /usr, /lib*,
- * /etc/ld.so.cache read-only; /job/fmu (the unpacked FMU, read-only);
- * /job/input.csv (read-only, if any); /job/scratch (a capped tmpfs,
+ * /etc/ld.so.cache read-only; /job/fmu (the unpacked FMU, read-only, an
+ * overlay so that mountinfo shows no host path); /job/input.csv (a
+ * read-only copy, if any); /job/scratch (a capped tmpfs,
  * nosuid, nodev, noexec; also /tmp);
  * /dev/null, /dev/zero, /dev/urandom; a fresh /proc of the new PID
  * namespace. Nothing else of the host: not the server's data directory,

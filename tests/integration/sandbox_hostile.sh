@@ -190,6 +190,9 @@ run_case ManyFiles fmu_error 'stopped after [0-9]+ files' -- --start-value count
 run_case SetuidFile fmu_error 'nosuid, noexec' -- --start-value count=1 --start-value target="$TAG"
 found=$(find "$WORK" "${TMPDIR:-/tmp}" -maxdepth 3 \( -name "suid-$TAG" -o -name 'fill-*' -newer "$WORK/start-marker" \) 2>/dev/null | head -3)
 [ -z "$found" ] && pass "scratch files stayed in the sandbox" || fail "scratch files on the host: $found"
+# what /proc tells of the host: no host path in mountinfo, no host cgroup
+run_case ReadMounts fmu_error 'no host path' -- --start-value target="$TAG"
+grep -qF -- "$WORK" err-ReadMounts && fail "ReadMounts: $WORK appears in its output" || pass "ReadMounts: no host path in its output"
 
 # --- afterwards: the host is unchanged ---------------------------------------
 [ "$(connections)" = 0 ] && pass "the listener saw no connection" || fail "the listener saw $(connections) connection(s)"

@@ -10,7 +10,8 @@
  * never appears on the host; a directory chain deeper than PATH_MAX (made
  * by a job, or left in the data directory by an older run) and even an
  * unremovable leftover (a mount point) do not stop the daemon from
- * restarting.
+ * restarting; /proc/self/mountinfo and /proc/self/cgroup in a job's
+ * sandbox name no host path or cgroup.
  */
 #include "harness.h"
 
@@ -352,6 +353,23 @@ static void test_scratch_capped(void **state)
     json_decref(s);
 }
 
+/* ---- what /proc shows ------------------------------------------------------------ */
+
+/* ReadMounts fails ("no host path") unless it finds a host path in
+ * mountinfo or a host cgroup; then it finishes with the lines as loot. */
+static void test_proc_views(void **state)
+{
+    (void)state;
+    json_t *s = run_hostile("ReadMounts", "");
+    char *dump = json_dumps(s, 0);
+    const char *cls = error_class(s);
+    if (!cls || strcmp(cls, "fmu_error") || !strstr(dump, "no host path"))
+        fail_msg("ReadMounts: expected fmu_error, no host path: %s", dump);
+    assert_null(strstr(dump, G.data_dir));
+    free(dump);
+    json_decref(s);
+}
+
 /* ---- leftovers and restart ------------------------------------------------------- */
 
 /* A chain of `depth` directories "d" below `dir` (made relative to fds). */
@@ -450,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_forged_status),
         cmocka_unit_test(test_other_abis),
         cmocka_unit_test(test_scratch_capped),
+        cmocka_unit_test(test_proc_views),
         cmocka_unit_test(test_restart_after_leftovers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

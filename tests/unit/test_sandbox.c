@@ -72,6 +72,18 @@ static int probe_main(void)
     extern char **environ;
     for (char **p = environ; *p; p++)
         fprintf(out, "env %s\n", *p);
+    /* what the process can learn of the host from /proc/self */
+    static const char *const views[] = { "/proc/self/mountinfo", "/proc/self/mounts", "/proc/self/cgroup",
+                                         "/proc/1/mountinfo", "/proc/1/cgroup" };
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        FILE *v = fopen(views[i], "r");
+        while (v && fgets(line, sizeof line, v)) {
+            line[strcspn(line, "\n")] = 0;
+            fprintf(out, "view %s %s\n", views[i], line);
+        }
+        if (v)
+            fclose(v);
+    }
     fprintf(out, "uid %d\n", (int)getuid());
     fprintf(out, "home %s\n", access("/home", F_OK) == 0 || access("/work", F_OK) == 0 ? "visible" : "hidden");
     fprintf(out, "fmu %s\n", access("/job/fmu/modelDescription.xml", R_OK) == 0 ? "readable" : "missing");
@@ -425,6 +437,8 @@ static void test_isolation_view(void **state)
         fail_msg("probe: %s: %s", sandbox_outcome_name(rep.outcome), rep.message);
     size_t len;
     char *seen = slurp(fx.result_fd, &len);
+    if (getenv("SANDBOX_TEST_SHOW"))
+        fprintf(stderr, "%s", seen);
     assert_non_null(strstr(seen, "netdev lo\n"));
     assert_null(strstr(seen, "netdev eth"));
     int n_netdev = 0, n_env = 0, n_pid = 0;
@@ -454,6 +468,26 @@ static void test_isolation_view(void **state)
             fail_msg("the runner has capabilities (%s): %s", caps[i], seen);
     }
     assert_non_null(strstr(seen, "status NoNewPrivs:\t1\n"));
+    /* /proc/self/mountinfo and /proc/self/cgroup name nothing of the host:
+     * not the FMU's directory, not the temporary or work directories, no
+     * cgroup but the namespace's root */
+    assert_non_null(strstr(seen, "view /proc/self/mountinfo "));
+    assert_non_null(strstr(seen, "view /proc/self/cgroup "));
+    const char *host[] = { fx.fmu->dir, "fmugw-", "/tmp/", "/work", "/home", FMUGW_FMU_DIR };
+    for (char *p = seen; p && *p;) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (!strncmp(p, "view ", 5)) {
+            char line[1024];
+            snprintf(line, sizeof line, "%.*s", (int)len, p);
+            for (size_t i = 0; i < sizeof host / sizeof host[0]; i++)
+                if (strstr(line, host[i]))
+                    fail_msg("the sandbox shows the host path %s: %s", host[i], line);
+            if (strstr(line, "/cgroup ") && line[len - 1] != '/')
+                fail_msg("the sandbox shows a host cgroup: %s", line);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
     unsetenv("FMUGW_INIT");
     free(seen);
     fixture_free(&fx);
