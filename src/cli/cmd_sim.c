@@ -101,13 +101,11 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
 {
     int rc;
     fmi_fmu *fmu = NULL;
-    char *scratch = NULL, *runner = NULL, **argv = NULL;
+    char *runner = NULL, **argv = NULL;
     sandbox_job job = { 0 };
     sandbox_limits lim = SANDBOX_LIMITS_INIT;
 
     if ((rc = fmi_fmu_open(&fmu, a->fmu)))
-        goto out;
-    if ((rc = fmugw_mkdtemp(&scratch, "fmugw-scratch-")))
         goto out;
     if ((rc = fmi_sim_args_to_argv(&argv, a, "/job/fmu", a->input_path ? "/job/input.csv" : NULL)))
         goto out;
@@ -130,7 +128,7 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     job.runner = runner;
     job.fmu_dir = fmu->dir;
     job.input_file = a->input_path;
-    job.scratch_dir = scratch;
+    job.scratch_dir = NULL; /* the sandbox makes the job's scratch, a capped tmpfs */
     job.args = argv;
     job.limits = lim;
     job.isolate = true;
@@ -142,10 +140,6 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     if (rep->outcome != SANDBOX_FINISHED)
         rc = fmugw_error_set(FMUGW_EFMU, "%s: %s", sandbox_outcome_name(rep->outcome), rep->message);
 out:
-    if (scratch) {
-        fmugw_rmtree(scratch);
-        free(scratch);
-    }
     fmi_sim_args_free_argv(argv);
     free(runner);
     fmi_fmu_close(fmu);
