@@ -45,10 +45,11 @@ typedef struct {
  * stack, the child doing nothing but placing descriptors and execve. The
  * descriptors of sandbox__child land on fixed numbers in fmugw-init (the
  * SANDBOX_INIT_FD_* below; absent ones are left closed) and the rest of it
- * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK SCRATCH INODES"
- * (MODE i: one-shot sandbox, p: pooled, n: plain child; MASK the slots
- * present, bit = fd - 3; SCRATCH, INODES the scratch tmpfs's caps), argv[2..4] fmu_dir, input_file, scratch_dir ("" for none),
- * argv[5..] the runner's argv; the environment is the runner's. */
+ * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK SCRATCH
+ * INODES" (MODE i: one-shot sandbox, p: pooled, n: plain child; MASK the
+ * slots present, bit = fd - 3; SCRATCH, INODES the scratch tmpfs's caps),
+ * argv[2..4] fmu_dir, input_file, scratch_dir ("" for none), argv[5..] the
+ * runner's argv; the environment is the runner's. */
 enum {
     SANDBOX_INIT_FD_RESULT = 3,
     SANDBOX_INIT_FD_LOG,

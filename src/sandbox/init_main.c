@@ -59,8 +59,8 @@ int main(int argc, char **argv, char **envp)
     c.scratch_dir = argv[4][0] ? argv[4] : NULL;
     c.args = argv + 5;
     c.envp = envp;
-    if (c.result_w < 0 || c.log_w < 0 || c.status_w < 0 || c.runner_fd < 0 || (c.isolate && (c.ctl_w < 0 || c.sync_r < 0)) ||
-        (c.isolate && !c.fmu_dir) || !c.args[0])
+    if (c.result_w < 0 || c.log_w < 0 || c.status_w < 0 || c.runner_fd < 0 ||
+        (c.isolate && (c.ctl_w < 0 || c.sync_r < 0)) || (c.isolate && !c.fmu_dir) || !c.args[0])
         return usage();
     /* the descriptors are ours alone now: none may reach the runner twice */
     for (int i = SANDBOX_INIT_FD_RESULT; i < SANDBOX_INIT_FD_END; i++)
