@@ -16,21 +16,25 @@
 
 #define SIG_B64_LEN 43
 #define DOMAIN "fmugw-url-v1\n"
+#define DOMAIN_KEY "fmugw-url-v2\n"
 
 static bool field_ok(const char *s)
 {
     return s && *s && !strchr(s, '\n') && strlen(s) <= SIGNED_URL_FIELD_MAX;
 }
 
-/* MAC over the canonical message. */
+/* MAC over the canonical message (v2 with the API key id when bound). */
 static int url_mac(uint8_t mac[CRYPTO_SHA256_LEN], const uint8_t *key, size_t key_len, const char *method,
-                   const char *path, const char *account, int64_t expires)
+                   const char *path, const char *account, const char *key_id, int64_t expires)
 {
-    size_t cap = strlen(DOMAIN) + strlen(method) + strlen(path) + strlen(account) + 32;
+    size_t cap = strlen(DOMAIN_KEY) + strlen(method) + strlen(path) + strlen(account) +
+                 (key_id ? strlen(key_id) : 0) + 32;
     char *msg = malloc(cap);
     if (!msg)
         return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
-    int n = snprintf(msg, cap, DOMAIN "%s\n%s\n%s\n%" PRId64, method, path, account, expires);
+    int n = key_id ? snprintf(msg, cap, DOMAIN_KEY "%s\n%s\n%s\n%s\n%" PRId64, method, path, account, key_id,
+                              expires)
+                   : snprintf(msg, cap, DOMAIN "%s\n%s\n%s\n%" PRId64, method, path, account, expires);
     int rc = crypto_hmac_sha256(mac, key, key_len, msg, (size_t)n);
     free(msg);
     return rc;
@@ -41,8 +45,26 @@ static bool unreserved(unsigned char c)
     return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* Appends the percent-encoded s at p; returns the new end. */
+static char *put_encoded(char *p, const char *s)
+{
+    for (const unsigned char *a = (const unsigned char *)s; *a; a++) {
+        if (unreserved(*a))
+            *p++ = (char)*a;
+        else
+            p += sprintf(p, "%%%02X", *a);
+    }
+    return p;
+}
+
 int signed_url_make(char **out, const uint8_t *key, size_t key_len, const char *method, const char *path,
                     const char *account, int64_t expires)
+{
+    return signed_url_make_for_key(out, key, key_len, method, path, account, NULL, expires);
+}
+
+int signed_url_make_for_key(char **out, const uint8_t *key, size_t key_len, const char *method, const char *path,
+                            const char *account, const char *key_id, int64_t expires)
 {
     int rc = 0;
     uint8_t mac[CRYPTO_SHA256_LEN];
@@ -53,23 +75,22 @@ int signed_url_make(char **out, const uint8_t *key, size_t key_len, const char *
     if (!key || key_len < SIGNED_URL_KEY_MIN)
         return fmugw_error_set(FMUGW_EINVALID, "signed URL key must be at least %d bytes", SIGNED_URL_KEY_MIN);
     if (!field_ok(method) || !field_ok(path) || !field_ok(account) || path[0] != '/' || strpbrk(path, "?#") ||
-        expires < 0)
-        return fmugw_error_set(FMUGW_EINVALID, "signed URL: bad method, path, account or expiry");
-    if ((rc = url_mac(mac, key, key_len, method, path, account, expires)) < 0 ||
+        expires < 0 || (key_id && !field_ok(key_id)))
+        return fmugw_error_set(FMUGW_EINVALID, "signed URL: bad method, path, account, key or expiry");
+    if ((rc = url_mac(mac, key, key_len, method, path, account, key_id, expires)) < 0 ||
         (rc = crypto_b64url_encode(sig, sizeof sig, mac, sizeof mac)) < 0)
         goto out;
-    size_t cap = strlen(path) + 3 * strlen(account) + SIG_B64_LEN + 64;
+    size_t cap = strlen(path) + 3 * strlen(account) + (key_id ? 3 * strlen(key_id) : 0) + SIG_B64_LEN + 72;
     if (!(buf = malloc(cap))) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
     char *p = buf;
     p += sprintf(p, "%s?account=", path);
-    for (const unsigned char *a = (const unsigned char *)account; *a; a++) {
-        if (unreserved(*a))
-            *p++ = (char)*a;
-        else
-            p += sprintf(p, "%%%02X", *a);
+    p = put_encoded(p, account);
+    if (key_id) {
+        p += sprintf(p, "&key=");
+        p = put_encoded(p, key_id);
     }
     sprintf(p, "&expires=%" PRId64 "&sig=%s", expires, sig);
     *out = buf;
@@ -89,13 +110,21 @@ static int refuse(signed_url_failure *why, signed_url_failure f, const char *msg
 int signed_url_verify(signed_url_failure *why, const uint8_t *key, size_t key_len, const char *method, const char *path,
                       const char *account, const char *expires, const char *sig, int64_t now)
 {
+    return signed_url_verify_for_key(why, key, key_len, method, path, account, NULL, expires, sig, now);
+}
+
+int signed_url_verify_for_key(signed_url_failure *why, const uint8_t *key, size_t key_len, const char *method,
+                              const char *path, const char *account, const char *key_id, const char *expires,
+                              const char *sig, int64_t now)
+{
     uint8_t mac[CRYPTO_SHA256_LEN], got[CRYPTO_SHA256_LEN];
     size_t got_len = 0;
     if (why)
         *why = SIGNED_URL_OK;
     if (!key || key_len < SIGNED_URL_KEY_MIN)
         return fmugw_error_set(FMUGW_EINVALID, "signed URL key must be at least %d bytes", SIGNED_URL_KEY_MIN);
-    if (!field_ok(method) || !field_ok(path) || !field_ok(account) || !expires || !sig)
+    if (!field_ok(method) || !field_ok(path) || !field_ok(account) || !expires || !sig ||
+        (key_id && !field_ok(key_id)))
         return refuse(why, SIGNED_URL_MALFORMED, "signed URL refused: missing or malformed parameter");
     /* expires: plain decimal digits, no sign, no leading zeros, fits int64 */
     size_t el = strlen(expires);
@@ -108,7 +137,7 @@ int signed_url_verify(signed_url_failure *why, const uint8_t *key, size_t key_le
     if (strlen(sig) != SIG_B64_LEN || crypto_b64url_decode(got, &got_len, sizeof got, sig, SIG_B64_LEN) < 0 ||
         got_len != sizeof got)
         return refuse(why, SIGNED_URL_TAMPERED, "signed URL refused: bad signature");
-    int rc = url_mac(mac, key, key_len, method, path, account, exp);
+    int rc = url_mac(mac, key, key_len, method, path, account, key_id, exp);
     if (rc < 0)
         return rc;
     if (!crypto_equal(mac, got, sizeof mac))

@@ -10,6 +10,14 @@
  *
  *   HMAC-SHA256(key, "fmugw-url-v1\n" METHOD "\n" path "\n" account "\n" expires)
  *
+ * A URL bound to the API key that asked for it (signed_url_make_for_key)
+ * also carries `&key=<key id>` after the account and is signed over
+ *
+ *   "fmugw-url-v2\n" METHOD "\n" path "\n" account "\n" key_id "\n" expires
+ *
+ * so the key cannot be removed or swapped; the server checks that the key
+ * is still valid when the URL is used.
+ *
  * Method, path and account must not contain '\n' (so the message is
  * unambiguous), the path must start with '/' and contain no '?' or '#'.
  * The method is part of the MAC: an upload URL (PUT) cannot be used to
@@ -46,6 +54,16 @@ typedef enum {
 int signed_url_make(char **out, const uint8_t *key, size_t key_len, const char *method, const char *path,
                     const char *account, int64_t expires);
 
+/** signed_url_make() bound to the API key `key_id` (NULL: unbound, the
+ *  same as signed_url_make()). */
+int signed_url_make_for_key(char **out, const uint8_t *key, size_t key_len, const char *method, const char *path,
+                            const char *account, const char *key_id, int64_t expires);
+
+/** signed_url_verify() of a URL bound to `key_id` (NULL: an unbound URL). */
+int signed_url_verify_for_key(signed_url_failure *why, const uint8_t *key, size_t key_len, const char *method,
+                              const char *path, const char *account, const char *key_id, const char *expires,
+                              const char *sig, int64_t now);
+
 /** Verifies the already-decoded query values of a request (as an HTTP
  *  library hands them out): `account`, `expires` (decimal string) and `sig`.
  *  `now` is the current Unix time. Returns 0 if the URL is authentic and
@@ -54,8 +72,8 @@ int signed_url_verify(signed_url_failure *why, const uint8_t *key, size_t key_le
                       const char *account, const char *expires, const char *sig, int64_t now);
 
 /** Like signed_url_verify() on a raw query string ("account=..&expires=..
- *  &sig=..", in any order, percent-encoded, no leading '?'). Other
- *  parameters are refused. On success, *account_out (if not NULL) is the
+ *  &sig=..", in any order, percent-encoded, no leading '?') of an unbound
+ *  URL. Other parameters (also `key`) are refused. On success, *account_out (if not NULL) is the
  *  decoded account, malloc'd. */
 int signed_url_verify_query(char **account_out, signed_url_failure *why, const uint8_t *key, size_t key_len,
                             const char *method, const char *path, const char *query, int64_t now);

@@ -425,6 +425,10 @@ static void print_fmu(json_t *j, const char *arg)
             json_array_foreach(vars, i, v)
                 printf("  %-24s %-10s %-12s %-12s %s\n", remote_str(v, "name"), remote_str(v, "type"),
                        remote_str(v, "causality"), remote_str(v, "variability"), remote_str(v, "start"));
+            json_int_t total = json_integer_value(json_object_get(json_object_get(s, "counts"), "variables"));
+            if (json_is_true(json_object_get(s, "variables_truncated")) && total > (json_int_t)json_array_size(vars))
+                printf("  ... and %lld more (GET /fmu/%s/variables?offset=%zu)\n",
+                       (long long)(total - (json_int_t)json_array_size(vars)), remote_str(j, "id"), json_array_size(vars));
         }
     }
     json_t *val = json_object_get(j, "validation");

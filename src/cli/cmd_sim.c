@@ -5,6 +5,7 @@
 #include "fmi/fmu.h"
 #include "fmi/run.h"
 #include "fmi/sim_args.h"
+#include "fmi/sim_plan.h"
 #include "sandbox/sandbox.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -107,6 +108,13 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
 
     if ((rc = fmi_fmu_open(&fmu, a->fmu)))
         goto out;
+    /* what the runner will refuse, refused here with the same rules */
+    fmi_sim_options so = a->sim;
+    fmi_sim_plan plan;
+    if (!a->iface_given && !fmu->model->interfaces[FMI_CS].present)
+        so.iface = FMI_ME;
+    if ((rc = fmi_sim_plan_resolve(&plan, &fmu->model->default_experiment, &so)))
+        goto out;
     if ((rc = fmi_sim_args_to_argv(&argv, a, "/job/fmu", a->input_path ? "/job/input.csv" : NULL)))
         goto out;
     if (!(runner = sandbox_default_runner())) {
@@ -133,7 +141,7 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     job.limits = lim;
     job.isolate = true;
     job.result_fd = fileno(f);
-    job.result_json = a->format == FMI_RESULT_JSON;
+    job.result_form = a->format == FMI_RESULT_JSON ? SANDBOX_RESULT_JSON : SANDBOX_RESULT_CSV;
     job.on_log = on_sandbox_log;
     if ((rc = sandbox_run(&job, rep)))
         goto out;

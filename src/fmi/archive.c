@@ -27,8 +27,9 @@
 #include <unistd.h>
 #include <zip.h>
 
-#define RATIO_MIN_SIZE ((uint64_t)1 << 20) /* ratio checked only above 1 MiB */
+#define RATIO_MIN_SIZE ((uint64_t)1 << 20) /* ratio checked above 1 MiB (of an entry, and of the archive) */
 #define MAX_DEPTH 64                        /* path components per entry */
+#define MAX_PATH_LEN 1024                   /* bytes of an entry's path: trees stay well within PATH_MAX */
 #define CHUNK (64 * 1024)
 
 typedef enum { ENTRY_FILE, ENTRY_DIR } entry_kind;
@@ -68,6 +69,8 @@ static int check_name(const char *name, const char *raw)
     for (const char *p = name; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return fmugw_error_set(FMUGW_EUNSAFE, "unsafe entry \"%s\": control character in name", q);
+    if (strlen(name) > MAX_PATH_LEN)
+        return fmugw_error_set(FMUGW_EUNSAFE, "unsafe entry \"%s\": path longer than %d bytes", q, MAX_PATH_LEN);
     int depth = 0, real = 0;
     const char *p = name;
     while (*p) {
@@ -301,7 +304,8 @@ static int check_collisions(norm_entry *v, size_t n)
 
 /* One entry of pass 1; *ne gets its normalized path and kind (its path is
  * malloc'd even when the check fails, for the caller to free). */
-static int check_entry(zip_t *za, zip_int64_t i, const fmi_archive_limits *lim, uint64_t *total, norm_entry *ne)
+static int check_entry(zip_t *za, zip_int64_t i, const fmi_archive_limits *lim, uint64_t *total, uint64_t *comp,
+                       norm_entry *ne)
 {
     zip_stat_t st;
     entry_kind kind;
@@ -330,23 +334,36 @@ static int check_entry(zip_t *za, zip_int64_t i, const fmi_archive_limits *lim, 
         return fmugw_error_set(FMUGW_ETOOBIG, "entry \"%s\": total uncompressed size over the limit of %llu bytes", q,
                                (unsigned long long)lim->max_total_size);
     *total += st.size;
+    *comp += st.comp_size;
     double ratio;
     if (over_ratio(st.size, st.comp_size, lim->max_ratio, &ratio))
         return fmugw_error_set(FMUGW_ETOOBIG, "zip bomb: entry \"%s\" expands %.0fx", q, ratio);
     return 0;
 }
 
-/* Pass 1: everything that can be decided from the central directory. */
-static int check_entries(zip_t *za, zip_int64_t n, const fmi_archive_limits *lim)
+/* Pass 1: everything that can be decided from the central directory.
+ * Besides each entry's own ratio, the archive's: the declared sizes of all
+ * entries against their compressed sizes (never more than the archive's
+ * `archive_size` bytes, when known, so a header cannot claim compressed
+ * bytes the file does not have), so that many entries each at or below
+ * the per-entry threshold cannot add up to a bomb. */
+static int check_entries(zip_t *za, zip_int64_t n, const fmi_archive_limits *lim, uint64_t archive_size)
 {
-    uint64_t total = 0;
+    uint64_t total = 0, comp = 0;
     int rc = 0;
     size_t nv = 0;
     norm_entry *v = calloc((size_t)n + 1, sizeof *v);
     if (!v)
         return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
     for (zip_int64_t i = 0; i < n && rc == 0; i++)
-        rc = check_entry(za, i, lim, &total, &v[nv++]);
+        rc = check_entry(za, i, lim, &total, &comp, &v[nv++]);
+    double ratio;
+    if (rc == 0 && archive_size && comp > archive_size)
+        comp = archive_size;
+    if (rc == 0 && over_ratio(total, comp, lim->max_ratio, &ratio))
+        rc = fmugw_error_set(FMUGW_ETOOBIG,
+                             "zip bomb: the archive expands %.0fx (%llu bytes from %llu compressed; the limit is %.0fx)",
+                             ratio, (unsigned long long)total, (unsigned long long)comp, lim->max_ratio);
     if (rc == 0)
         rc = check_collisions(v, nv);
     for (size_t i = 0; i < nv; i++)
@@ -670,7 +687,7 @@ static int extract(const char *zip_path, const fmi_archive_source *src, const ch
         }
         in.size = (uint64_t)st.st_size;
     }
-    if ((rc = check_raw_names(&in, lim.max_entries)) != 0 || (rc = check_entries(za, n, &lim)) != 0)
+    if ((rc = check_raw_names(&in, lim.max_entries)) != 0 || (rc = check_entries(za, n, &lim, in.size)) != 0)
         goto out;
 
     if (create) {

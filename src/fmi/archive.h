@@ -2,11 +2,12 @@
  * archive.h - safe extraction of an FMU (a zip file) with libzip.
  *
  * Extraction refuses, with a message naming the entry: absolute paths,
- * ".." components, backslash-rooted or drive-letter paths, symlink (or any
+ * paths over 1024 bytes, ".." components, backslash-rooted or drive-letter paths, symlink (or any
  * non-regular, non-directory) entries, encrypted entries, more than
  * `max_entries` entries, a total uncompressed size over
  * `max_total_size`, and any entry whose compression ratio is over
- * `max_ratio` (a zip bomb). The declared sizes are checked before anything
+ * `max_ratio` (a zip bomb), or an archive whose entries together are over
+ * it (many entries each below the per-entry threshold). The declared sizes are checked before anything
  * is written and the actual bytes are counted while writing, so a lying
  * header cannot get past the caps. Files are created with O_NOFOLLOW |
  * O_EXCL under a fresh target directory; nothing is ever written outside
@@ -26,7 +27,8 @@
 typedef struct {
     size_t max_entries;       /* default 10000 */
     uint64_t max_total_size;  /* default 2 GiB */
-    double max_ratio;         /* default 200 (uncompressed / compressed, for entries > 1 MiB) */
+    double max_ratio;         /* default 200 (uncompressed / compressed: of each entry over 1 MiB,
+                               * and of all entries together when they are over 1 MiB) */
 } fmi_archive_limits;
 
 #define FMI_ARCHIVE_LIMITS_INIT { 10000, (uint64_t)2 << 30, 200.0 }

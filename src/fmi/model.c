@@ -1,13 +1,19 @@
 /*
  * model.c - modelDescription.xml parser for FMI 2.0 and 3.0 (see model.h).
  *
+ * Before libxml2 sees the bytes, a pre-scan counts elements and the
+ * attributes of each start tag against the caps of model.h: libxml2's check
+ * for duplicate attributes is quadratic in their number, so one element
+ * with 200,000 attributes would keep it busy for minutes. Then
  * libxml2 builds a tree with network access off and no entity expansion; a
  * document with a DOCTYPE is refused outright (the parse stops at the
  * DOCTYPE, before any entity declaration is read), which rules out
  * billion-laughs and external-entity tricks. The tree is then walked once
  * into an fmi_model: variables first (so the FMI 3 value-reference hash is
  * ready), then the model structure. References are resolved to indices
- * here; whether they make sense is validate.c's business.
+ * here; whether they make sense is validate.c's business. The finished
+ * model carries hash tables of its variables by name and by value
+ * reference (fmi_model_index), for fmi_model_find / fmi_model_find_vr.
  */
 #include "fmi/model.h"
 
@@ -597,8 +603,10 @@ static int parse_variables(parser *p, const xmlNode *vars)
 {
     fmi_model *m = p->m;
     size_t n = count_elems(vars, NULL);
-    if (n > INT_MAX - 1)
-        return fail(vars, "too many variables");
+    if (n > FMI_MODEL_MAX_VARIABLES) {
+        return fmugw_error_set(FMUGW_ETOOBIG, DOC_NAME ":%ld: %zu variables, over the limit of %zu",
+                               xmlGetLineNo(vars), n, FMI_MODEL_MAX_VARIABLES);
+    }
     if (n && !(m->variables = calloc(n, sizeof *m->variables)))
         return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
     for (const xmlNode *c = vars ? vars->children : NULL; c; c = c->next) {
@@ -754,6 +762,148 @@ static int parse_root(parser *p, const xmlNode *root)
     return 0;
 }
 
+/* ---- caps on the raw document ------------------------------------------- */
+
+/* Skips from `i` past the first occurrence of `end` (or to `len`), counting
+ * newlines into *line. */
+static size_t skip_past(const char *x, size_t len, size_t i, const char *end, long *line)
+{
+    size_t el = strlen(end);
+    for (; i < len; i++) {
+        if (x[i] == '\n')
+            (*line)++;
+        if (x[i] == end[0] && len - i >= el && memcmp(x + i, end, el) == 0)
+            return i + el;
+    }
+    return len;
+}
+
+/* Counts elements and, per start tag, attributes (an '=' outside a quoted
+ * value) without building anything: linear in the bytes. Comments, CDATA,
+ * processing instructions and declarations are skipped. A malformed
+ * document may be miscounted; libxml2 refuses it afterwards anyway. */
+static int prescan(const char *x, size_t len)
+{
+    size_t elements = 0;
+    long line = 1;
+    for (size_t i = 0; i < len;) {
+        if (x[i] != '<') {
+            line += x[i] == '\n';
+            i++;
+            continue;
+        }
+        if (len - i >= 4 && memcmp(x + i, "<!--", 4) == 0) {
+            i = skip_past(x, len, i + 4, "-->", &line);
+        } else if (len - i >= 9 && memcmp(x + i, "<![CDATA[", 9) == 0) {
+            i = skip_past(x, len, i + 9, "]]>", &line);
+        } else if (len - i >= 2 && x[i + 1] == '?') {
+            i = skip_past(x, len, i + 2, "?>", &line);
+        } else if (len - i >= 2 && (x[i + 1] == '!' || x[i + 1] == '/')) {
+            i = skip_past(x, len, i + 2, ">", &line);
+        } else {
+            long tag_line = line;
+            size_t attrs = 0;
+            char quote = 0;
+            if (++elements > FMI_MODEL_MAX_ELEMENTS)
+                return fmugw_error_set(FMUGW_ETOOBIG, DOC_NAME ":%ld: more than %zu elements in the document", line,
+                                       FMI_MODEL_MAX_ELEMENTS);
+            for (i++; i < len; i++) {
+                char ch = x[i];
+                line += ch == '\n';
+                if (quote) {
+                    if (ch == quote)
+                        quote = 0;
+                } else if (ch == '"' || ch == '\'') {
+                    quote = ch;
+                } else if (ch == '=') {
+                    if (++attrs > FMI_MODEL_MAX_ATTRIBUTES)
+                        return fmugw_error_set(FMUGW_ETOOBIG,
+                                               DOC_NAME ":%ld: an element has more than %d attributes", tag_line,
+                                               FMI_MODEL_MAX_ATTRIBUTES);
+                } else if (ch == '>') {
+                    i++;
+                    break;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- the variable index --------------------------------------------------- */
+
+/* Open addressing; a slot holds variable index + 1, 0 = empty. The first
+ * variable with a key wins (what a linear search would find). */
+struct fmi_model_index {
+    int *by_name;
+    int *by_vr;
+    size_t mask;
+};
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The key of a variable's value reference: FMI 2 has one vr space per
+ * type class, FMI 3 one for all. */
+static int vr_space(fmi_type t);
+
+static uint64_t vr_key(const fmi_model *m, fmi_type type, uint32_t vr)
+{
+    uint64_t space = m->version == FMI_VERSION_3 ? 0 : (uint64_t)vr_space(type);
+    return (space << 32) | vr;
+}
+
+static size_t key_hash(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (size_t)k;
+}
+
+static int build_index(fmi_model *m)
+{
+    size_t n = m->n_variables, size = 16;
+    while (size < n * 2)
+        size <<= 1;
+    struct fmi_model_index *ix = calloc(1, sizeof *ix);
+    if (!ix || !(ix->by_name = calloc(size, sizeof *ix->by_name)) || !(ix->by_vr = calloc(size, sizeof *ix->by_vr))) {
+        if (ix) {
+            free(ix->by_name);
+            free(ix);
+        }
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    }
+    ix->mask = size - 1;
+    for (size_t i = 0; i < n; i++) {
+        const fmi_variable *v = &m->variables[i];
+        if (v->name) {
+            size_t s = name_hash(v->name) & ix->mask;
+            while (ix->by_name[s] && strcmp(m->variables[ix->by_name[s] - 1].name, v->name) != 0)
+                s = (s + 1) & ix->mask;
+            if (!ix->by_name[s])
+                ix->by_name[s] = (int)i + 1;
+        }
+        uint64_t k = vr_key(m, v->type, v->vr);
+        size_t s = key_hash(k) & ix->mask;
+        while (ix->by_vr[s]) {
+            const fmi_variable *w = &m->variables[ix->by_vr[s] - 1];
+            if (vr_key(m, w->type, w->vr) == k)
+                break;
+            s = (s + 1) & ix->mask;
+        }
+        if (!ix->by_vr[s])
+            ix->by_vr[s] = (int)i + 1;
+    }
+    m->index = ix;
+    return 0;
+}
+
 /* SAX hook: called at <!DOCTYPE ...>, before any declaration in it is read.
  * Stopping here keeps entity declarations (billion laughs, XXE) out. */
 static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id, const xmlChar *system_id)
@@ -777,6 +927,8 @@ int fmi_model_parse_buffer(fmi_model **out, const char *xml, size_t len)
     if (len > FMI_MODEL_XML_CAP)
         return fmugw_error_set(FMUGW_ETOOBIG, DOC_NAME ":0: document is %zu bytes, over the limit of %zu", len,
                                FMI_MODEL_XML_CAP);
+    if ((rc = prescan(xml, len)) != 0)
+        return rc;
     ctxt = xmlNewParserCtxt();
     p.m = calloc(1, sizeof *p.m);
     if (!ctxt || !p.m) {
@@ -817,6 +969,8 @@ int fmi_model_parse_buffer(fmi_model **out, const char *xml, size_t len)
         goto out;
     }
     if ((rc = parse_root(&p, root)) != 0)
+        goto out;
+    if (!p.oom && (rc = build_index(p.m)) != 0)
         goto out;
     if (p.oom) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
@@ -911,6 +1065,11 @@ void fmi_model_free(fmi_model *m)
     free_unknowns(m->initial_unknowns, m->n_initial_unknowns);
     free_unknowns(m->event_indicators, m->n_event_indicators);
     free_unknowns(m->clocked_states, m->n_clocked_states);
+    if (m->index) {
+        free(m->index->by_name);
+        free(m->index->by_vr);
+        free(m->index);
+    }
     free(m);
 }
 
@@ -920,6 +1079,13 @@ int fmi_model_find(const fmi_model *m, const char *name)
 {
     if (!m || !name)
         return -1;
+    if (m->index) {
+        const struct fmi_model_index *ix = m->index;
+        for (size_t s = name_hash(name) & ix->mask; ix->by_name[s]; s = (s + 1) & ix->mask)
+            if (strcmp(m->variables[ix->by_name[s] - 1].name, name) == 0)
+                return ix->by_name[s] - 1;
+        return -1;
+    }
     for (size_t i = 0; i < m->n_variables; i++)
         if (m->variables[i].name && strcmp(m->variables[i].name, name) == 0)
             return (int)i;
@@ -946,6 +1112,16 @@ int fmi_model_find_vr(const fmi_model *m, fmi_type type, uint32_t vr)
 {
     if (!m)
         return -1;
+    if (m->index) {
+        const struct fmi_model_index *ix = m->index;
+        uint64_t k = vr_key(m, type, vr);
+        for (size_t s = key_hash(k) & ix->mask; ix->by_vr[s]; s = (s + 1) & ix->mask) {
+            const fmi_variable *v = &m->variables[ix->by_vr[s] - 1];
+            if (vr_key(m, v->type, v->vr) == k)
+                return ix->by_vr[s] - 1;
+        }
+        return -1;
+    }
     for (size_t i = 0; i < m->n_variables; i++) {
         const fmi_variable *v = &m->variables[i];
         if (v->vr != vr)

@@ -221,10 +221,25 @@ typedef struct {
     size_t n_event_indicators;
     fmi_unknown *clocked_states; /* FMI 3 only */
     size_t n_clocked_states;
+
+    /* Hash tables of the variables by name and by value reference, built
+     * by the parser (model.c). NULL in a model built by hand: the lookups
+     * are linear then. */
+    struct fmi_model_index *index;
 } fmi_model;
 
+/* Caps on an untrusted modelDescription.xml, checked before libxml2 builds
+ * a tree (a pre-scan of the raw bytes counts elements and the attributes
+ * of each start tag) or, for variables, before any is allocated. A
+ * document over a cap is refused (FMUGW_ETOOBIG) with a message naming the
+ * cap and the line. docs/architecture.md lists them. */
+#define FMI_MODEL_XML_CAP ((size_t)16 << 20)     /* bytes of the document */
+#define FMI_MODEL_MAX_ATTRIBUTES 128               /* attributes of one element */
+#define FMI_MODEL_MAX_ELEMENTS ((size_t)1000000)   /* elements in the document */
+#define FMI_MODEL_MAX_VARIABLES ((size_t)100000)   /* children of ModelVariables */
+
 /** Parses modelDescription.xml at `path` (network access and entity
- *  expansion off, at most FMI_MODEL_XML_CAP bytes). On success *out is a new
+ *  expansion off, within the caps above). On success *out is a new
  *  model the caller releases with fmi_model_free(). On failure returns
  *  FMUGW_EINVALID / FMUGW_ENOTFOUND / FMUGW_ETOOBIG with the reason in
  *  fmugw_error_last() ("modelDescription.xml:LINE: ..."). */
@@ -233,17 +248,16 @@ int fmi_model_parse(fmi_model **out, const char *path);
 /** Same as fmi_model_parse() on an in-memory document. */
 int fmi_model_parse_buffer(fmi_model **out, const char *xml, size_t len);
 
-#define FMI_MODEL_XML_CAP ((size_t)64 << 20)
-
 /** Releases a model and everything it owns. Accepts NULL. */
 void fmi_model_free(fmi_model *model);
 
-/** Index of the variable named `name`, or -1. Linear in the first call,
- *  hashed afterwards is not promised: callers resolve names once. */
+/** Index of the first variable named `name`, or -1. A hash lookup in a
+ *  parsed model (linear only in one built by hand). */
 int fmi_model_find(const fmi_model *model, const char *name);
 
 /** Index of the first variable with value reference `vr` and (for FMI 2,
- *  where types have separate vr spaces) type class of `type`, or -1. */
+ *  where types have separate vr spaces) type class of `type`, or -1.
+ *  Hashed like fmi_model_find(). */
 int fmi_model_find_vr(const fmi_model *model, fmi_type type, uint32_t vr);
 
 /** The `initial` the standard implies when the attribute is absent (from

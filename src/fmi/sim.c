@@ -14,6 +14,7 @@
  * that long runs do not drift.
  */
 #include "sim.h"
+#include "sim_plan.h"
 
 #include "util/error.h"
 
@@ -256,6 +257,7 @@ typedef struct {
     fmi_recorder *rec;
     fmi_sim_stats *stats;
     double start, stop, interval, step, rtol;
+    uint64_t n_steps;
     /* Model Exchange */
     size_t nx, nz;
     double *x, *dx, *z, *z_prev, *nominals;
@@ -305,33 +307,16 @@ static int record(run *r, double t)
 
 static int resolve_settings(run *r, const fmi_model *m, const fmi_sim_options *o)
 {
-    const fmi_default_experiment *de = &m->default_experiment;
-    r->start = !isnan(o->start_time) ? o->start_time : de->has_start_time ? de->start_time : 0.0;
-    r->stop = !isnan(o->stop_time) ? o->stop_time : de->has_stop_time ? de->stop_time : r->start + 1.0;
-    if (!(r->stop > r->start))
-        return fmugw_error_set(FMUGW_EINVALID, "stop time %g must be greater than start time %g", r->stop, r->start);
-    r->rtol = !isnan(o->relative_tolerance) ? o->relative_tolerance : de->has_tolerance ? de->tolerance : 1e-4;
-    if (!(r->rtol > 0 && r->rtol < 1))
-        return fmugw_error_set(FMUGW_EINVALID, "relative tolerance %g must be in (0, 1)", r->rtol);
-
-    double interval = o->output_interval, step = o->step_size;
-    if (isnan(interval))
-        interval = !isnan(step) ? step : de->has_step_size ? de->step_size : (r->stop - r->start) / 500;
-    if (isnan(step))
-        step = interval;
-    if (!(interval > 0) || !(step > 0))
-        return fmugw_error_set(FMUGW_EINVALID, "output interval %g and step size %g must be positive", interval, step);
-    if (o->iface == FMI_CS) {
-        /* Outputs are taken at communication points: the interval must be
-         * a whole number of steps. */
-        double k = interval / step;
-        if (fabs(k - round(k)) > 1e-9 * k || round(k) < 1)
-            return fmugw_error_set(FMUGW_EINVALID,
-                                   "output interval %g must be a whole multiple of the communication step %g",
-                                   interval, step);
-    }
-    r->interval = interval;
-    r->step = step;
+    fmi_sim_plan p;
+    int rc = fmi_sim_plan_resolve(&p, &m->default_experiment, o);
+    if (rc)
+        return rc;
+    r->start = p.start;
+    r->stop = p.stop;
+    r->rtol = p.rtol;
+    r->interval = p.interval;
+    r->step = p.step;
+    r->n_steps = p.steps;
     return 0;
 }
 
@@ -349,9 +334,9 @@ static int run_cs(run *r)
     int rc;
     double t = r->start;
     size_t per_output = (size_t)llround(r->interval / r->step);
-    /* Count steps so that the last one lands on stop exactly. */
-    double nd = (r->stop - r->start) / r->step;
-    size_t n = (size_t)ceil(nd - 1e-9 * nd);
+    /* the step count, bounded by resolve_settings (sim_plan.c): the last
+     * step lands on stop exactly */
+    size_t n = (size_t)r->n_steps;
 
     /* At each communication point: set the inputs, sample, step (the
      * order FMPy uses, so direct feedthrough shows the current inputs). */

@@ -1,10 +1,12 @@
 /* sim_args.c - parse and re-serialize the options of a simulation request
  * (see sim_args.h). */
 #include "sim_args.h"
+#include "sim_plan.h"
 
 #include "util/error.h"
 
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <math.h>
@@ -74,6 +76,10 @@ static int parse_number(const char *opt, const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    /* an underflow (a subnormal or zero result) is a number: the checks
+     * (fmi_sim_options_check) say what is wrong with it */
+    if (errno == ERANGE && fabs(v) <= DBL_MIN)
+        errno = 0;
     if (end == s || *end || errno || !isfinite(v))
         return fmugw_error_set(FMUGW_EINVALID, "--%s: \"%s\" is not a number", opt, s);
     *out = v;
@@ -270,6 +276,31 @@ static int parse_locked(fmi_sim_args *a, int argc, char **argv)
         if (len > 5 && !strcmp(a->output_path + len - 5, ".json"))
             a->format = FMI_RESULT_JSON;
     }
+    return fmi_sim_args_check(a);
+}
+
+int fmi_sim_args_check(const fmi_sim_args *a)
+{
+    int rc;
+    if ((rc = fmi_sim_options_check(&a->sim)))
+        return rc;
+    if (a->n_output_variables > FMI_SIM_MAX_OUTPUT_VARIABLES)
+        return fmugw_error_set(FMUGW_EINVALID, "%zu output variables given, at most %u are allowed (or all of them)",
+                               a->n_output_variables, FMI_SIM_MAX_OUTPUT_VARIABLES);
+    if (a->sim.n_start_values > FMI_SIM_MAX_START_VALUES)
+        return fmugw_error_set(FMUGW_EINVALID, "%zu start values given, at most %u are allowed",
+                               a->sim.n_start_values, FMI_SIM_MAX_START_VALUES);
+    /* what the runner receives: its whole argument vector */
+    char **v = NULL;
+    if ((rc = fmi_sim_args_to_argv(&v, a, a->fmu ? a->fmu : "/job/fmu", NULL)))
+        return rc;
+    size_t bytes = 0;
+    for (char **p = v; *p; p++)
+        bytes += strlen(*p) + 1;
+    fmi_sim_args_free_argv(v);
+    if (bytes > FMI_SIM_ARGS_MAX_BYTES)
+        return fmugw_error_set(FMUGW_EINVALID, "the options take %zu bytes, at most %u are allowed", bytes,
+                               FMI_SIM_ARGS_MAX_BYTES);
     return 0;
 }
 

@@ -48,6 +48,19 @@ typedef struct {
  *  uses is global, so concurrent calls take turns. */
 int fmi_sim_args_parse(fmi_sim_args *a, int argc, char **argv);
 
+/* Bounds of one request, checked by fmi_sim_args_check(): */
+#define FMI_SIM_MAX_OUTPUT_VARIABLES 1000u /* --output-variable names (--output-all: any number) */
+#define FMI_SIM_MAX_START_VALUES 1000u     /* --start-value settings */
+#define FMI_SIM_ARGS_MAX_BYTES (512u << 10) /* the runner's whole argument vector, NULs included */
+
+/** The runner's rules for options that need no model: the values given
+ *  (fmi_sim_options_check, sim_plan.h), the list bounds and the size of the
+ *  argument vector the runner would receive. fmi_sim_args_parse() ends
+ *  with it; the daemon's request validation calls it on the same
+ *  fmi_sim_args it will hand the runner. 0 or FMUGW_EINVALID (one line in
+ *  fmugw_error_last()). */
+int fmi_sim_args_check(const fmi_sim_args *a);
+
 /** Writes the simulation part of `a` (not output path, sandbox or quiet
  *  options) as an argument vector for the runner, with `fmu` as the
  *  positional argument and `input_path` replacing --input when non-NULL.

@@ -1,6 +1,7 @@
 /*
  * account.c - the account routes (app_routes_account): GET /account (tier,
- * derived balances, this billing cycle's usage and overage), GET
+ * derived balances, this billing cycle's usage and overage, what is
+ * stored and any storage charge still owed), GET
  * /account/ledger (the account's ledger entries, newest first, paged by
  * `before_seq`) and GET /account/usage (settled jobs per day and per FMU,
  * JSON or CSV). Everything is read from the ledger (src/ledger); nothing
@@ -14,6 +15,7 @@
 #include "ledger/pricing.h"
 #include "server/app.h"
 #include "store/accounts.h"
+#include "store/storage.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -105,22 +107,29 @@ static int get_account(http_request *req, void *ud)
     if (!t)
         t = pricing_tier_get(a->pricing, "free");
     ledger_cycle(acct->created_at, now, &start, &end_ms, NULL);
-    if (ledger_balance_get(c, acct->id, &bal) != 0 || ledger_usage_total(c, acct->id, start, end_ms, &used, &over) != 0) {
+    store_storage_usage stored;
+    store_storage_totals st_tot;
+    if (ledger_balance_get(c, acct->id, &bal) != 0 || ledger_usage_total(c, acct->id, start, end_ms, &used, &over) != 0 ||
+        store_storage_bytes_now(&stored, c, acct->id) != 0 ||
+        store_storage_totals_get(&st_tot, c, acct->id, "") != 0) {
         end(a, c, acct);
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);
     }
+    json_t *storage = json_pack("{s:I,s:I,s:I,s:o}", "fmu_bytes", (json_int_t)stored.fmu_bytes, "result_bytes",
+                                (json_int_t)stored.result_bytes, "unpaid_millicredits", (json_int_t)st_tot.unpaid,
+                                "credits_per_gib_day", credits(pricing_storage_cost(a->pricing, 1ull << 30, 1.0)));
     json_t *cycle = json_pack("{s:o,s:o,s:o,s:I,s:o,s:I,s:o,s:I,s:I}", "start", time_json(start), "end",
                               time_json(end_ms), "monthly_credits", credits(t ? t->monthly_credits : 0),
                               "monthly_millicredits", (json_int_t)(t ? t->monthly_credits : 0), "usage",
                               credits(used), "usage_millicredits", (json_int_t)used, "overage", credits(over),
                               "overage_millicredits", (json_int_t)over, "overage_usd_micro",
                               (json_int_t)pricing_overage_usd_micro(t, over));
-    json_t *body = json_pack("{s:s,s:s,s:o,s:I,s:o,s:I,s:o,s:I,s:b,s:o}", "account_id", acct->id, "tier",
+    json_t *body = json_pack("{s:s,s:s,s:o,s:I,s:o,s:I,s:o,s:I,s:b,s:o,s:o}", "account_id", acct->id, "tier",
                              acct->tier, "balance", credits(bal.available), "balance_millicredits",
                              (json_int_t)bal.available, "reserved", credits(bal.reserved), "reserved_millicredits",
                              (json_int_t)bal.reserved, "overage_used", credits(bal.overage_used),
                              "overage_used_millicredits", (json_int_t)bal.overage_used, "hard_limit",
-                             !t || t->overage_usd_micro_per_credit < 0, "cycle", cycle);
+                             !t || t->overage_usd_micro_per_credit < 0, "storage", storage, "cycle", cycle);
     end(a, c, acct);
     if (!body)
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);

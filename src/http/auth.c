@@ -152,6 +152,8 @@ static int keys_create(http_request *req, void *ud)
     rc = db_transact(c, create_tx, &x);
     if (rc != 0) {
         db_pool_release(a->db, c);
+        if (rc == FMUGW_ELIMIT) /* the tier's key cap: nothing was created */
+            return http_problem(req, HTTP_PROBLEM_CONFLICT, "%s", fmugw_error_last());
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);
     }
     store_apikey *k = NULL;

@@ -3,7 +3,8 @@
  * signed upload URL, the one-request upload of small FMUs, list, get,
  * delete, the signed download URL and the download itself. The pipeline
  * (streaming, sealing, validation) lives in src/registry; this file maps
- * requests to it and its errors to problems.
+ * requests to it and its errors to problems. A model's variables beyond
+ * the first REGISTRY_VARIABLES_INLINE are paged (GET /fmu/{id}/variables).
  *
  * Tenants: every lookup is scoped by the caller's account (the principal,
  * or the account a signed URL was issued for) through store_fmu_get /
@@ -138,31 +139,6 @@ static json_t *field_error(const char *field, const char *message)
     return json_pack("{s:[{s:s,s:s}]}", "errors", "field", field, "message", message);
 }
 
-/* Audits a refused signed URL (an authentication failure). */
-static void audit_bad_url(app *a, http_request *req, const char *route, signed_url_failure why)
-{
-    const char *reason = why == SIGNED_URL_EXPIRED ? "expired" : why == SIGNED_URL_TAMPERED ? "tampered" : "malformed";
-    app_audit(a, NULL, "anonymous", "auth.failure", http_request_param(req, "id"),
-              json_pack("{s:s,s:s,s:s}", "route", route, "reason", reason, "ip", http_request_client_ip(req)));
-}
-
-/* Verifies the signed URL of this request for `method` on `path`; on
- * failure answers 403 and returns HTTP_STOP. */
-static int check_signature(http_request *req, app *a, const char *method, const char *path, const char *what)
-{
-    const char *account = http_request_query(req, "account");
-    const char *expires = http_request_query(req, "expires");
-    const char *sig = http_request_query(req, "sig");
-    signed_url_failure why = SIGNED_URL_MALFORMED;
-    if (account && expires && sig &&
-        signed_url_verify(&why, a->url_key, sizeof a->url_key, method, path, account, expires, sig, now_s()) == 0)
-        return 0;
-    audit_bad_url(a, req, what, why);
-    if (why == SIGNED_URL_EXPIRED)
-        return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "%s URL expired", what);
-    return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "invalid %s URL signature", what);
-}
-
 /* ---- POST /fmu/upload ------------------------------------------------- */
 
 static int declare(http_request *req, void *ud)
@@ -226,7 +202,8 @@ static int declare(http_request *req, void *ud)
     }
     char path[128], when[40];
     snprintf(path, sizeof path, "/uploads/%s", f->id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "PUT", path, who->account_id, expires) != 0) {
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "PUT", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0) {
         rc = internal(req, "sign upload URL");
         goto out;
     }
@@ -256,9 +233,9 @@ static int put_start(http_request *req, void *ud)
 
     if (path == NULL)
         return internal(req, "out of memory");
-    if ((rc = check_signature(req, a, "PUT", path, "upload")) != 0)
+    const char *account = NULL;
+    if ((rc = app_signed_access(a, req, "PUT", path, "upload", &account)) != 0)
         return rc;
-    const char *account = http_request_query(req, "account");
     if (acquire(&c, req, a))
         return HTTP_STOP;
     rc = store_fmu_get_owned(&f, c, account, id);
@@ -349,7 +326,7 @@ static int finish_upload(http_request *req, upload_req *ur, int status, const ch
     return rc;
 }
 
-static int put_done(http_request *req, void *ud)
+static int put_done_work(http_request *req, void *ud)
 {
     (void)ud;
     upload_req *ur = http_request_user(req);
@@ -358,6 +335,12 @@ static int put_done(http_request *req, void *ud)
     char actor[80];
     snprintf(actor, sizeof actor, "%s", ur->account);
     return finish_upload(req, ur, 200, actor);
+}
+
+/* Validation reads and checks the whole FMU: not on a polling thread. */
+static int put_done(http_request *req, void *ud)
+{
+    return http_request_offload(req, put_done_work, ud, NULL);
 }
 
 /* ---- POST /fmu?name=NAME (one request) --------------------------------- */
@@ -420,7 +403,7 @@ static int small_body(http_request *req, const char *data, size_t len, void *ud)
     return 0;
 }
 
-static int small_done(http_request *req, void *ud)
+static int small_done_work(http_request *req, void *ud)
 {
     app *a = ud;
     upload_req *ur = http_request_user(req);
@@ -470,6 +453,11 @@ out:
     if (c)
         db_pool_release(a->db, c);
     return rc;
+}
+
+static int small_done(http_request *req, void *ud)
+{
+    return http_request_offload(req, small_done_work, ud, NULL);
 }
 
 /* ---- GET /fmu ---------------------------------------------------------------- */
@@ -562,6 +550,59 @@ static int get_one(http_request *req, void *ud)
     return rc;
 }
 
+/* A non-negative integer query parameter within [lo, hi], or `dflt` when
+ * absent; false (and a 400 answered) when malformed. */
+static bool query_uint(http_request *req, const char *name, uint64_t lo, uint64_t hi, uint64_t dflt, uint64_t *out)
+{
+    const char *s = http_request_query(req, name);
+    *out = dflt;
+    if (!s)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || end == s || s[0] < '0' || s[0] > '9' || v < lo || v > hi) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "an integer from %llu to %llu", (unsigned long long)lo, (unsigned long long)hi);
+        http_problem_ext(req, HTTP_PROBLEM_BAD_REQUEST, "invalid query parameter", field_error(name, msg));
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* GET /fmu/{id}/variables?offset=&limit=: one page of the model's
+ * variables (registry_fmu_variables), so no answer carries all of a big
+ * model. */
+static int variables(http_request *req, void *ud)
+{
+    app *a = ud;
+    const principal *who = who_or_401(req);
+    const char *id = http_request_param(req, "id");
+    db_conn *c = NULL;
+    store_fmu *f = NULL;
+    uint64_t offset, limit;
+    json_t *page = NULL;
+    int rc;
+
+    if (who == NULL)
+        return HTTP_STOP;
+    if (!query_uint(req, "offset", 0, (uint64_t)INT64_MAX, 0, &offset) ||
+        !query_uint(req, "limit", 1, REGISTRY_VARIABLES_PAGE_MAX, REGISTRY_VARIABLES_PAGE_DEFAULT, &limit))
+        return HTTP_STOP;
+    if (acquire(&c, req, a))
+        return HTTP_STOP;
+    rc = store_fmu_get(&f, c, who->account_id, id);
+    db_pool_release(a->db, c);
+    if (rc != 0)
+        return problem_from(req, rc, "get fmu");
+    rc = registry_fmu_variables(&page, f, offset, limit);
+    store_fmu_free(f);
+    if (rc != 0)
+        return problem_from(req, rc, "fmu variables");
+    return http_respond_json(req, 200, page);
+}
+
 static int delete_one(http_request *req, void *ud)
 {
     app *a = ud;
@@ -620,7 +661,8 @@ static int download_url(http_request *req, void *ud)
     int64_t expires = now_s() + url_ttl(a);
     char path[128], when[40];
     snprintf(path, sizeof path, "/downloads/%s", f->id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id, expires) != 0) {
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0) {
         rc = internal(req, "sign download URL");
         goto out;
     }
@@ -657,7 +699,7 @@ static char *content_disposition(http_request *req, const char *name)
     return http_request_printf(req, "attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii, enc);
 }
 
-static int download(http_request *req, void *ud)
+static int download_work(http_request *req, void *ud)
 {
     app *a = ud;
     const char *id = http_request_param(req, "id");
@@ -669,9 +711,9 @@ static int download(http_request *req, void *ud)
 
     if (path == NULL)
         return internal(req, "out of memory");
-    if ((rc = check_signature(req, a, "GET", path, "download")) != 0)
+    const char *account = NULL;
+    if ((rc = app_signed_access(a, req, "GET", path, "download", &account)) != 0)
         return rc;
-    const char *account = http_request_query(req, "account");
     if (acquire(&c, req, a))
         return HTTP_STOP;
     if ((rc = store_fmu_get_owned(&f, c, account, id)) != 0) {
@@ -715,6 +757,12 @@ out:
     return rc;
 }
 
+/* Decrypting the whole blob first: not on a polling thread. */
+static int download(http_request *req, void *ud)
+{
+    return http_request_offload(req, download_work, ud, NULL);
+}
+
 /* ---- routes --------------------------------------------------------------- */
 
 int app_routes_fmu(app *a, http_server *srv)
@@ -732,6 +780,7 @@ int app_routes_fmu(app *a, http_server *srv)
         { .method = "GET", .pattern = "/fmu/{id}", .handler = get_one, .flags = rd },
         { .method = "DELETE", .pattern = "/fmu/{id}", .handler = delete_one, .flags = wr },
         { .method = "GET", .pattern = "/fmu/{id}/download", .handler = download_url, .flags = rd },
+        { .method = "GET", .pattern = "/fmu/{id}/variables", .handler = variables, .flags = rd },
         { .method = "GET", .pattern = "/downloads/{id}", .handler = download },
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

@@ -11,8 +11,10 @@
  *      any process moves) for at most a second: revoking or locking a key
  *      takes effect on the next request. A request served from the caches
  *      takes no database connection at all.
- *   2. The tier's rate limit, per key id: RateLimit-Policy / RateLimit on
- *      every answer from here on, 429 + Retry-After past the limit.
+ *   2. The tier's rate limit, per account: all keys of an account share
+ *      one bucket (app__rate_limit; its signed URLs have a second one),
+ *      RateLimit-Policy / RateLimit on every answer from here on, 429 +
+ *      Retry-After past the limit.
  *   3. Unless the route is APP_ROUTE_KEY_ONLY (POST /auth/token): the bearer
  *      JWT (RFC 8725 checks in auth/jwt.c), whose `sub` must be the key's
  *      account and whose `key_id` claim must be this key. Verified tokens
@@ -22,7 +24,10 @@
  *   5. last_used_at written at most once per key per
  *      STORE_APIKEY_TOUCH_EVERY_MS per process (throttled in memory).
  *
- * Every refusal is audited ("auth.failure", never with the key or token);
+ * Every refusal is audited ("auth.failure", never with the key or token),
+ * within auth/failure_log.h's bounds: each address may fail 5 times a
+ * second (burst 20), after which its refusals are 429s, and repeated
+ * failures are one row per address, reason and minute with their count;
  * refusals of a known key count toward its abuse lock (10 in 60 s), which
  * is stored on the key and audited ("key.lock"). Nothing secret is logged.
  */
@@ -31,6 +36,7 @@
 
 #include "auth/apikey.h"
 #include "auth/auth_cache.h"
+#include "auth/failure_log.h"
 #include "http/log.h"
 #include "store/api_keys.h"
 #include "util/crypto.h"
@@ -157,6 +163,7 @@ out:
 typedef struct {
     app *a;
     db_conn *c;
+    int64_t throttled_retry; /* > 0: the address is over its failure limit (answer 429) */
 } guard_db;
 
 static db_conn *gdb(guard_db *g)
@@ -186,19 +193,61 @@ static int find_key_cached(key_row *out, guard_db *g, const char *hmac_hex)
     return 0;
 }
 
-/* Audits a refusal; with a known key, counts it toward the abuse lock. */
+static void iso_time(char out[32], int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = '\0';
+}
+
+/* Writes what a failure verdict asks for: the summaries of closed windows
+ * and this failure's own row. `c` may be NULL (app_audit takes one). */
+static void audit_failure(app *a, db_conn *c, http_request *req, const char *key_id, const char *reason,
+                          const char *target, const failure_verdict *v)
+{
+    for (size_t i = 0; i < v->n_summaries; i++) {
+        const failure_summary *s = &v->summaries[i];
+        char first[32], last[32];
+        iso_time(first, s->first_ms);
+        iso_time(last, s->last_ms);
+        app_audit(a, c, "anonymous", "auth.failure", NULL,
+                  json_pack("{s:s,s:s,s:I,s:s,s:s,s:b}", "reason", s->reason, "ip", s->ip, "count",
+                            (json_int_t)s->count, "first_at", first, "last_at", last, "aggregated", 1));
+    }
+    if (v->audit) {
+        json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "reason", reason, "route", http_request_route_name(req), "ip",
+                              http_request_client_ip(req), "request_id", http_request_id(req));
+        app_audit(a, c, key_id ? key_id : "anonymous", "auth.failure", target, d);
+    }
+}
+
+int64_t app_auth_failure(app *a, http_request *req, const char *reason, const char *target)
+{
+    failure_verdict v;
+    failure_log_note(&v, a->auth_failure_log, http_request_client_ip(req), reason, true, now_ms());
+    audit_failure(a, NULL, req, NULL, reason, target, &v);
+    return v.throttled ? v.retry_after : 0;
+}
+
+/* Audits a refusal (auth/failure_log.h: throttled per address, repeated
+ * ones aggregated); with a known key, counts it toward the abuse lock. */
 static void failure_ex(guard_db *g, http_request *req, const char *key_id, const char *reason, bool count)
 {
     app *a = g->a;
-    db_conn *c = gdb(g);
+    failure_verdict v;
+    failure_log_note(&v, a->auth_failure_log, http_request_client_ip(req), reason, key_id == NULL, now_ms());
+    if (v.throttled)
+        g->throttled_retry = v.retry_after;
+    db_conn *c = (v.audit || v.n_summaries || (count && key_id)) ? gdb(g) : NULL;
     if (!c) {
-        fmugw_log_json(FMUGW_LOG_ERROR, "cannot audit an auth failure: the database is not available",
-                       json_pack("{s:s,s:s?}", "reason", reason, "key_id", key_id));
+        if (v.audit || v.n_summaries)
+            fmugw_log_json(FMUGW_LOG_ERROR, "cannot audit an auth failure: the database is not available",
+                           json_pack("{s:s,s:s?}", "reason", reason, "key_id", key_id));
         return;
     }
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "reason", reason, "route", http_request_route_name(req), "ip",
-                          http_request_client_ip(req), "request_id", http_request_id(req));
-    app_audit(a, c, key_id ? key_id : "anonymous", "auth.failure", key_id, d);
+    audit_failure(a, c, req, key_id, reason, key_id, &v);
     if (count && key_id && abuse_counter_fail(a->auth_failures, key_id)) {
         int rc = store_apikey_set_locked(c, key_id, true, "repeated authentication failures");
         if (rc != 0)
@@ -235,12 +284,12 @@ static const char *bearer_token(http_request *req)
     return *h ? h : NULL;
 }
 
-static int rate_limit(app *a, http_request *req, const key_row *k)
+int app__rate_limit(app *a, http_request *req, const char *bucket, const char *tier)
 {
-    const tier_limits *t = tier_limits_of(k->tier);
+    const tier_limits *t = tier_limits_of(tier);
     ratelimit_result r;
     char policy[128], state[128];
-    int rc = ratelimit_check(&r, a->rate, k->id, t->rate_per_s, (int64_t)t->burst);
+    int rc = ratelimit_check(&r, a->rate, bucket, t->rate_per_s, (int64_t)t->burst);
     if (rc != 0 && rc != FMUGW_ELIMIT)
         return http_problem(req, HTTP_PROBLEM_INTERNAL, NULL);
     if (ratelimit_headers(policy, sizeof policy, state, sizeof state, t->tier, &r) == 0) {
@@ -362,7 +411,7 @@ int app_before(http_request *req, void *ud)
         rc = http_problem(req, HTTP_PROBLEM_FORBIDDEN, "the API key or its account is locked; ask an administrator");
         goto out;
     }
-    if ((rc = rate_limit(a, req, &k)) != 0)
+    if ((rc = app__rate_limit(a, req, k.account_id, k.tier)) != 0)
         goto out;
     if (!(flags & APP_ROUTE_KEY_ONLY) && (rc = check_token(gp, req, &k)) != 0)
         goto out;
@@ -395,6 +444,15 @@ int app_before(http_request *req, void *ud)
         fmugw_log_json(FMUGW_LOG_WARN, "cannot record key use",
                        json_pack("{s:s,s:s}", "key_id", k.id, "error", fmugw_error_last()));
 out:
+    if (g.throttled_retry > 0 && rc != 0 && http_response_status(req) != 429) {
+        /* Over the address's failure limit: the same refusal, as a 429. */
+        char retry[32];
+        snprintf(retry, sizeof retry, "%lld", (long long)g.throttled_retry);
+        http_header_add(req, "Retry-After", retry);
+        rc = http_problem(req, HTTP_PROBLEM_RATE_LIMITED,
+                          "too many failed authentications from this address; try again in %lld s",
+                          (long long)g.throttled_retry);
+    }
     if (g.c)
         db_pool_release(a->db, g.c);
     return rc;

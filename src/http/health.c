@@ -86,8 +86,8 @@ int http_health_routes_add(http_server *srv, const http_health_options *opts)
     if ((rc = http_server_attach(srv, h, health_state_free)) != 0)
         return rc;
     const http_route routes[] = {
-        { .method = "GET", .pattern = "/healthz", .handler = get_healthz, .flags = HTTP_ROUTE_QUIET, .ud = h },
-        { .method = "GET", .pattern = "/readyz", .handler = get_readyz, .flags = HTTP_ROUTE_QUIET, .ud = h },
+        { .method = "GET", .pattern = "/healthz", .handler = get_healthz, .flags = HTTP_ROUTE_QUIET | HTTP_ROUTE_PROBE, .ud = h },
+        { .method = "GET", .pattern = "/readyz", .handler = get_readyz, .flags = HTTP_ROUTE_QUIET | HTTP_ROUTE_PROBE, .ud = h },
         { .method = "GET", .pattern = "/metrics", .handler = get_metrics, .flags = HTTP_ROUTE_QUIET, .ud = srv },
         { .method = "GET", .pattern = "/openapi.yaml", .handler = get_openapi, .ud = h },
     };

@@ -1,6 +1,7 @@
 /*
  * jobs.c - the job routes (app_routes_jobs): POST /fmu/execute, GET
- * /fmu/status/{job_id} (long-poll with ?wait=N), POST /fmu/cancel/{job_id},
+ * /fmu/status/{job_id} (long-poll with ?wait=N, parked: no thread waits),
+ * POST /fmu/cancel/{job_id},
  * GET /jobs, GET /fmu/results/{job_id} (a signed URL), GET /results/{id}
  * (the signed URL itself: streams the decrypted result) and DELETE
  * /account/data. The work is done by the job system (src/jobs/jobs.h);
@@ -114,15 +115,51 @@ static int execute(http_request *req, void *ud)
     return http_respond_json(req, ans.status, ans.body);
 }
 
-/* ---- GET /fmu/status/{job_id} ------------------------------------------------ */
+/* ---- GET /fmu/status/{job_id} and POST /fmu/cancel/{job_id} -------------------
+ * A wait (a status long-poll, a cancel of a running job waiting for its
+ * worker) parks the request on a job watch: no polling thread is held. */
+
+#define CANCEL_WAIT_MS 10000
+
+static int watch_wait(http_request *req, void *ud, int final)
+{
+    json_t *j = NULL;
+    if (!job_watch_poll(&j, ud, final != 0))
+        return 0;
+    if (!j)
+        return http_problem(req, HTTP_PROBLEM_NOT_FOUND, "no such job");
+    http_respond_json(req, 200, j);
+    return 1;
+}
+
+static void watch_free(void *p) { job_watch_free(p); }
+
+/* Answers the job's status now, or parks until it leaves `known` (NULL:
+ * now) for at most wait_ms. */
+static int status_or_park(http_request *req, job_system *js, const principal *who, const char *known,
+                          unsigned wait_ms, const char *what)
+{
+    job_watch *w = NULL;
+    json_t *j = NULL;
+    int rc = job_watch_open(&w, &j, js, who->account_id, who->tier, http_request_param(req, "job_id"), known,
+                            wait_ms > 0);
+    if (rc == FMUGW_ELIMIT) {
+        http_header_add(req, "Retry-After", "1");
+        return http_problem(req, HTTP_PROBLEM_RATE_LIMITED, "%s", fmugw_error_last());
+    }
+    if (rc != 0)
+        return problem_from(req, rc, what);
+    if (!w)
+        return http_respond_json(req, 200, j);
+    json_decref(j);
+    return http_request_park(req, wait_ms, JOB_WATCH_RECHECK_MS, watch_wait, w, watch_free);
+}
 
 static int status(http_request *req, void *ud)
 {
     app *a = ud;
     const principal *who = who_or_401(req);
-    json_t *j = NULL;
     double wait = 0;
-    int rc;
 
     if (!who)
         return HTTP_STOP;
@@ -138,13 +175,9 @@ static int status(http_request *req, void *ud)
             return http_problem_ext(req, HTTP_PROBLEM_BAD_REQUEST, "invalid wait",
                                     field_error("wait", "seconds, from 0 to 30"));
     }
-    const char *known = http_request_query(req, "status");
-    if ((rc = job_status(&j, js, who->account_id, http_request_param(req, "job_id"), wait, known)) != 0)
-        return problem_from(req, rc, "status");
-    return http_respond_json(req, 200, j);
+    /* ?status= the state the client knows (default: the state now) */
+    return status_or_park(req, js, who, http_request_query(req, "status"), (unsigned)(wait * 1000), "status");
 }
-
-/* ---- POST /fmu/cancel/{job_id} ------------------------------------------------ */
 
 static int cancel(http_request *req, void *ud)
 {
@@ -160,7 +193,12 @@ static int cancel(http_request *req, void *ud)
         return HTTP_STOP;
     if ((rc = job_cancel(&j, js, who->account_id, http_request_param(req, "job_id"))) != 0)
         return problem_from(req, rc, "cancel");
-    return http_respond_json(req, 200, j);
+    const char *st = json_string_value(json_object_get(j, "status"));
+    if (!st || strcmp(st, "running") != 0)
+        return http_respond_json(req, 200, j);
+    json_decref(j);
+    /* the worker stops the sandbox and records the cancel: wait for it */
+    return status_or_park(req, js, who, "running", CANCEL_WAIT_MS, "cancel");
 }
 
 /* ---- GET /jobs -------------------------------------------------------------------- */
@@ -239,7 +277,8 @@ static int results_url(http_request *req, void *ud)
     int64_t expires = (int64_t)time(NULL) + ttl;
     char path[128], when[40];
     snprintf(path, sizeof path, "/results/%s", id);
-    if (signed_url_make(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id, expires) != 0)
+    if (signed_url_make_for_key(&url, a->url_key, sizeof a->url_key, "GET", path, who->account_id,
+                                who->key_id[0] ? who->key_id : NULL, expires) != 0)
         return internal(req, "sign result URL");
     format_time(when, sizeof when, expires);
     rc = http_respond_json(req, 200,
@@ -250,30 +289,20 @@ static int results_url(http_request *req, void *ud)
     return rc;
 }
 
-static int result_fetch(http_request *req, void *ud)
+static int result_fetch_work(http_request *req, void *ud)
 {
     app *a = ud;
     const char *id = http_request_param(req, "id");
     char *path = http_request_printf(req, "/results/%s", id);
     job_result_info info;
     FILE *f = NULL;
-    signed_url_failure why = SIGNED_URL_MALFORMED;
     int rc;
 
     if (!path)
         return internal(req, "out of memory");
-    const char *account = http_request_query(req, "account"), *expires = http_request_query(req, "expires"),
-               *sig = http_request_query(req, "sig");
-    if (!account || !expires || !sig ||
-        signed_url_verify(&why, a->url_key, sizeof a->url_key, "GET", path, account, expires, sig,
-                          (int64_t)time(NULL)) != 0) {
-        const char *reason = why == SIGNED_URL_EXPIRED ? "expired" : why == SIGNED_URL_TAMPERED ? "tampered" : "malformed";
-        app_audit(a, NULL, "anonymous", "auth.failure", id,
-                  json_pack("{s:s,s:s,s:s}", "route", "result", "reason", reason, "ip", http_request_client_ip(req)));
-        if (why == SIGNED_URL_EXPIRED)
-            return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "result URL expired");
-        return http_problem(req, HTTP_PROBLEM_FORBIDDEN, "invalid result URL signature");
-    }
+    const char *account = NULL;
+    if ((rc = app_signed_access(a, req, "GET", path, "result", &account)) != 0)
+        return rc;
     job_system *js = jobs_or_503(req, a);
     if (!js)
         return HTTP_STOP;
@@ -289,9 +318,15 @@ static int result_fetch(http_request *req, void *ud)
                              info.size);
 }
 
+/* Decrypting the whole result first: not on a polling thread. */
+static int result_fetch(http_request *req, void *ud)
+{
+    return http_request_offload(req, result_fetch_work, ud, NULL);
+}
+
 /* ---- DELETE /account/data ------------------------------------------------------ */
 
-static int purge(http_request *req, void *ud)
+static int purge_work(http_request *req, void *ud)
 {
     app *a = ud;
     const principal *who = who_or_401(req);
@@ -308,6 +343,12 @@ static int purge(http_request *req, void *ud)
     app_audit(a, NULL, actor_of(who), "account.purge", who->account_id, json_deep_copy(summary));
     json_object_set_new(summary, "ledger_entries_kept", json_true());
     return http_respond_json(req, 200, summary);
+}
+
+/* Deletes every result and FMU blob of the account: not on a polling thread. */
+static int purge(http_request *req, void *ud)
+{
+    return http_request_offload(req, purge_work, ud, NULL);
 }
 
 /* ---- routes --------------------------------------------------------------------- */

@@ -5,7 +5,9 @@
  * ids, the access log and the request metrics. Resource handlers live in
  * their own files (health.c, later fmu.c ...).
  */
-#include "http/server.h"
+#include "http/server_internal.h"
+#include "http/conn_guard.h"
+#include "http/defer.h"
 #include "http/log.h"
 #include "util/error.h"
 
@@ -27,7 +29,6 @@
 #include <unistd.h>
 
 #define MAX_SEGMENTS 32
-#define MAX_REQUEST_ID 64
 #define STREAM_BLOCK (64 * 1024)
 /* After a mid-body rejection, read and drop at most this much more body
  * before closing the connection without an answer. */
@@ -82,83 +83,6 @@ http_problem_kind http_problem_from_error(int code)
 }
 
 /* ---- structures -------------------------------------------------------- */
-
-typedef struct segment {
-    char *text; /* literal text, or the parameter name */
-    int param;
-} segment;
-
-typedef struct route_entry {
-    http_route r;       /* method/pattern/name point into owned copies */
-    char *method, *pattern, *name;
-    segment *segs;
-    size_t nsegs, nliteral;
-} route_entry;
-
-typedef struct attachment {
-    void *p;
-    void (*free_fn)(void *);
-    struct attachment *next;
-} attachment;
-
-struct http_server {
-    http_server_options opts;
-    char *listen;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    struct MHD_Daemon *daemon;
-    char address[80];
-    unsigned port;
-    route_entry *routes;
-    size_t nroutes;
-    metrics *metrics;
-    int own_metrics;
-    atomic_uint in_flight;
-    atomic_int stopping;
-    pthread_mutex_t lock;
-    pthread_cond_t idle;
-    attachment *attachments;
-};
-
-typedef struct arena_block {
-    struct arena_block *next;
-    size_t used, cap;
-    _Alignas(16) unsigned char data[];
-} arena_block;
-
-typedef struct header_item {
-    const char *name, *value;
-    struct header_item *next;
-} header_item;
-
-struct http_request {
-    http_server *srv;
-    struct MHD_Connection *conn;
-    arena_block *arena;
-    const char *method, *path;
-    char id[MAX_REQUEST_ID + 1];
-    char client_ip[INET6_ADDRSTRLEN];
-    struct timespec t0;
-    route_entry *route;
-    const char **param_names, **param_values;
-    size_t nparams;
-    /* body */
-    int streaming;
-    size_t max_body, received, discarded;
-    char *body;
-    size_t body_len, body_cap;
-    json_t *json;
-    /* response */
-    struct MHD_Response *resp;
-    int status;
-    int queued;          /* handed to MHD */
-    int pending;         /* rejected mid-body: queue at the final call */
-    uint64_t bytes_out;  /* body bytes (fixed size, or counted by a stream) */
-    header_item *headers;
-    void *user;
-    void (*user_free)(void *);
-};
-
 /* ---- arena -------------------------------------------------------------- */
 
 void *http_request_alloc(http_request *req, size_t size)
@@ -443,6 +367,29 @@ const char *http_request_query(http_request *req, const char *name)
             return val ? val : "";
     }
     return v;
+}
+
+/* MHD_get_connection_values iterator: counts the arguments named q->name. */
+typedef struct {
+    const char *name;
+    size_t n;
+} query_count_ctx;
+
+static enum MHD_Result query_count_it(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    query_count_ctx *q = cls;
+    if (key && strcmp(key, q->name) == 0)
+        q->n++;
+    return MHD_YES;
+}
+
+size_t http_request_query_count(http_request *req, const char *name)
+{
+    query_count_ctx q = {.name = name, .n = 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_count_it, &q);
+    return q.n;
 }
 
 const char *http_request_param(const http_request *req, const char *name)
@@ -833,7 +780,7 @@ static enum MHD_Result queue(http_request *req)
     MHD_add_response_header(req->resp, "X-Content-Type-Options", "nosniff");
     for (header_item *h = req->headers; h; h = h->next)
         MHD_add_response_header(req->resp, h->name, h->value);
-    if (atomic_load(&req->srv->stopping))
+    if (atomic_load(&req->srv->stopping) || req->close_after)
         MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
     if (r == MHD_YES) {
@@ -881,7 +828,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
         metrics_gauge_set(srv->metrics, M_IN_FLIGHT, NULL, 1, 1);
+        bool reserve = http_conn_guard__request_begins(srv->guard, conn);
         route_request(req);
+        if (reserve && (req->route == NULL || !(req->route->r.flags & HTTP_ROUTE_PROBE))) {
+            /* Accepted into the probe reserve: the server is full. */
+            if (req->resp == NULL || req->route != NULL) {
+                req->route = NULL;
+                http_header_add(req, "Retry-After", "1");
+                http_problem(req, HTTP_PROBLEM_UNAVAILABLE,
+                             "the server is at its connection limit; try again shortly");
+            }
+            req->close_after = 1;
+            return answer_early(req);
+        }
         if (req->route == NULL)
             return answer_early(req);
         req->streaming = req->route->r.on_body != NULL;
@@ -961,11 +920,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
 
-    /* The final call: the whole request has been read. */
+    /* The final call: the whole request has been read (or, for a deferred
+     * answer, the connection was resumed with the response set). */
     if (req->queued)
         return MHD_YES;
+    if (req->defer_state == DEFER_DONE)
+        return queue(req);
+    if (req->defer_state == DEFER_SUSPENDED)
+        return MHD_YES;
     if (!req->pending) {
-        if (req->route->r.handler(req, req->route->r.ud) != 0)
+        int hrc = req->route->r.handler(req, req->route->r.ud);
+        if (req->defer_state == DEFER_ASKED) {
+            if (hrc == 0 && req->resp == NULL) {
+                MHD_suspend_connection(conn);
+                req->defer_state = DEFER_SUSPENDED;
+                http_defer__submit(srv->defer, req);
+                return MHD_YES;
+            }
+            http_defer__cancel(req);
+        }
+        if (hrc != 0)
             ensure_stop_response(req);
     }
     return queue(req);
@@ -978,11 +952,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_request *req = *con_cls;
     struct timespec t1;
     char status_text[16];
-    (void)conn;
-
     if (req == NULL)
         return;
     *con_cls = NULL;
+    http_conn_guard__request_ends(srv->guard, conn);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - req->t0.tv_sec) + (double)(t1.tv_nsec - req->t0.tv_nsec) / 1e9;
     int status = req->queued ? req->status : 0;
@@ -1127,6 +1100,16 @@ int http_server_new(http_server **out, const http_server_options *opts)
         srv->opts.max_body = 1024 * 1024;
     if (srv->opts.json_max_depth == 0)
         srv->opts.json_max_depth = 32;
+    if (srv->opts.header_timeout_s == 0)
+        srv->opts.header_timeout_s = 10;
+    if (srv->opts.probe_reserve == 0)
+        srv->opts.probe_reserve = 32;
+    if (srv->opts.offload_threads == 0)
+        srv->opts.offload_threads = 4;
+    if (srv->opts.offload_queue == 0)
+        srv->opts.offload_queue = 256;
+    if (srv->opts.max_parked == 0)
+        srv->opts.max_parked = 1024;
     if ((rc = parse_listen(srv, srv->listen)) != 0)
         goto out;
     if (opts->metrics) {
@@ -1168,20 +1151,33 @@ int http_server_start(http_server *srv)
     /* Thread pool size 1 means "no pool" to MHD: one internal thread. */
     unsigned pool = srv->opts.threads > 1 ? srv->opts.threads : 0;
     unsigned per_ip = srv->opts.per_ip_connections == UINT_MAX ? 0 : srv->opts.per_ip_connections;
+    if (http_defer__new(&srv->defer, srv->opts.offload_threads, srv->opts.offload_queue, srv->opts.max_parked) != 0 ||
+        http_conn_guard__new(&srv->guard, srv->opts.max_connections, srv->opts.header_timeout_s,
+                             srv->opts.timeout_s) != 0) {
+        http_defer__free(srv->defer);
+        srv->defer = NULL;
+        return fmugw_error_set(FMUGW_ENOMEM, "cannot start the server's threads");
+    }
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
         MHD_OPTION_THREAD_POOL_SIZE, pool,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->opts.connection_memory,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections + srv->opts.probe_reserve,
+        MHD_OPTION_NOTIFY_CONNECTION, http_conn_guard__notify, srv->guard,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
         MHD_OPTION_END);
-    if (srv->daemon == NULL)
+    if (srv->daemon == NULL) {
+        http_defer__free(srv->defer);
+        http_conn_guard__free(srv->guard);
+        srv->defer = NULL;
+        srv->guard = NULL;
         return fmugw_error_set(FMUGW_EIO, "cannot listen on %s (address in use or not permitted)",
                                srv->listen);
+    }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     if (di && getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0) {
         if (bound.ss_family == AF_INET6) {
@@ -1203,6 +1199,19 @@ unsigned http_server_port(const http_server *srv) { return srv->port; }
 const char *http_server_address(const http_server *srv) { return srv->address; }
 metrics *http_server_metrics(http_server *srv) { return srv->metrics; }
 unsigned http_server_in_flight(http_server *srv) { return atomic_load(&srv->in_flight); }
+
+void http_server_wake(http_server *srv)
+{
+    if (srv)
+        http_defer__wake(srv->defer);
+}
+
+void http_server_deferred(http_server *srv, unsigned *parked, unsigned *queued, unsigned *running)
+{
+    *parked = *queued = *running = 0;
+    if (srv->defer)
+        http_defer__stats(srv->defer, parked, queued, running);
+}
 
 int http_server_attach(http_server *srv, void *p, void (*free_fn)(void *))
 {
@@ -1237,6 +1246,10 @@ int http_server_shutdown(http_server *srv, unsigned deadline_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    /* Parked requests are answered now (their final call); offloaded work
+     * finishes (it is bounded). Suspended connections must all be resumed
+     * before the daemon stops. */
+    http_defer__drain(srv->defer);
     pthread_mutex_lock(&srv->lock);
     while (atomic_load(&srv->in_flight) > 0) {
         if (pthread_cond_timedwait(&srv->idle, &srv->lock, &until) == ETIMEDOUT)
@@ -1247,8 +1260,13 @@ int http_server_shutdown(http_server *srv, unsigned deadline_ms)
     if (left > 0)
         rc = fmugw_error_set(FMUGW_ELIMIT, "shutdown deadline passed with %u request(s) in flight",
                              left);
+    http_defer__drain(srv->defer); /* none may be left suspended */
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    http_defer__free(srv->defer);
+    http_conn_guard__free(srv->guard);
+    srv->defer = NULL;
+    srv->guard = NULL;
     fmugw_log_flush(); /* the access-log lines of the last requests */
     return rc;
 }

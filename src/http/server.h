@@ -39,9 +39,22 @@
  * go on. To answer early they set a response (usually `return
  * http_problem(...)`, which sets a problem and returns HTTP_STOP) and return
  * non-zero; a non-zero return without a response becomes a 500 problem. The
- * final `handler` must set a response (else 500). All callbacks of one
- * request run on one libmicrohttpd worker thread, one after the other; a
- * handler may block that thread (the pool has `threads` of them).
+ * final `handler` must set a response (else 500), or defer it. All
+ * callbacks of one request run on one libmicrohttpd polling thread, one
+ * after the other, and none may block it: every connection on that thread
+ * waits meanwhile. A handler that must wait parks the request
+ * (http_request_park: a job's state change) and one with slow work
+ * offloads it (http_request_offload: validation, decryption); see
+ * "Deferred answers" below.
+ *
+ * Connections. Besides the total and per-address caps, a connection must
+ * deliver its request headers within `header_timeout_s` of opening (or of
+ * its previous answer, on keep-alive), or it is closed: a slow-header
+ * client holds a slot for seconds, not forever. `probe_reserve`
+ * connections above `max_connections` are kept for the probe routes
+ * (HTTP_ROUTE_PROBE, e.g. /healthz): a connection accepted into the
+ * reserve gets 2 s for its headers and may only ask a probe route (others
+ * get 503), so a full server still answers its health checks.
  *
  * Ownership. The server owns its routes (patterns are copied; `ud` pointers
  * are borrowed unless handed over with http_server_attach()). Strings
@@ -126,6 +139,11 @@ typedef struct http_server_options {
     unsigned per_ip_connections; /**< connections per client address. Default 64; UINT_MAX = no limit */
     size_t max_body;            /**< default cap of a buffered body. Default 1 MiB */
     unsigned json_max_depth;    /**< nesting cap for JSON bodies. Default 32 */
+    unsigned header_timeout_s;  /**< time to deliver the request headers. Default 10 */
+    unsigned probe_reserve;     /**< connections kept for probe routes above max_connections. Default 32 */
+    unsigned offload_threads;   /**< threads for offloaded work. Default 4 */
+    unsigned offload_queue;     /**< offloaded requests that may wait for a thread. Default 256 */
+    unsigned max_parked;        /**< parked requests at once. Default 1024 */
     http_before_fn before;      /**< optional middleware hook */
     void *before_ud;
     metrics *metrics;           /**< registry to record into (borrowed); NULL = the server's own */
@@ -170,6 +188,7 @@ void http_server_free(http_server *srv);
 enum {
     HTTP_ROUTE_NEEDS_AUTH = 1u << 0, /**< the before hook must authenticate */
     HTTP_ROUTE_QUIET = 1u << 1,      /**< access-log line at debug level (probes) */
+    HTTP_ROUTE_PROBE = 1u << 2,      /**< a health probe: served on reserve connections */
     HTTP_ROUTE_USER = 1u << 8
 };
 
@@ -223,6 +242,10 @@ const char *http_request_header(http_request *req, const char *name);
 
 /** A query parameter (decoded) or NULL. "?a" gives "" for a. */
 const char *http_request_query(http_request *req, const char *name);
+
+/** How many times the query names `name` ("?a=1&a=2" gives 2 for a):
+ *  http_request_query() gives only the first. */
+size_t http_request_query_count(http_request *req, const char *name);
 
 /** A path parameter from the pattern (`{id}` -> "id") or NULL. */
 const char *http_request_param(const http_request *req, const char *name);
@@ -297,5 +320,39 @@ int http_problem_ext(http_request *req, http_problem_kind kind, const char *deta
 
 /** The response status set so far (0 = none yet). */
 int http_response_status(const http_request *req);
+
+/* ---- deferred answers ------------------------------------------------------
+ * A handler defers its answer by calling one of these and returning their
+ * result: 0 (deferred: no response yet) or HTTP_STOP with a 503 problem
+ * (Retry-After: 1) when too many requests are deferred already. The
+ * connection is suspended meanwhile (it holds no polling thread), then the
+ * response the deferred part set is sent. `ud` is handed over: free_fn(ud)
+ * (may be NULL) runs when the request is done with it, also on refusal.
+ * Only the final `handler` may defer, once. */
+
+/** Called on the server's waiter thread; must not block (no I/O beyond a
+ *  quick database read). Return 0 to go on waiting, or set a response and
+ *  return non-zero. With `final` set (the deadline passed, or the server
+ *  is stopping) it must set a response. */
+typedef int (*http_wait_fn)(http_request *req, void *ud, int final);
+
+/** Parks the request: `fn` is called after every http_server_wake(), every
+ *  `recheck_ms` (0 = never), and finally after `max_wait_ms`. */
+int http_request_park(http_request *req, unsigned max_wait_ms, unsigned recheck_ms, http_wait_fn fn, void *ud,
+                      void (*free_fn)(void *));
+
+/** Slow work: runs on an offload thread; may block (bounded); must set a
+ *  response (a non-zero return without one becomes a 500). */
+typedef int (*http_work_fn)(http_request *req, void *ud);
+
+/** Offloads the rest of the request to `fn`. */
+int http_request_offload(http_request *req, http_work_fn fn, void *ud, void (*free_fn)(void *));
+
+/** Something parked requests may wait for has happened: each wait function
+ *  runs again soon. Cheap; callable from any thread. */
+void http_server_wake(http_server *srv);
+
+/** Parked, queued-for-offload and offloading requests right now. */
+void http_server_deferred(http_server *srv, unsigned *parked, unsigned *queued, unsigned *running);
 
 #endif

@@ -75,6 +75,8 @@ void job__notify_changed(job_system *js, const char *job_id)
     snprintf(js->changes[slot].job_id, sizeof js->changes[slot].job_id, "%s", job_id ? job_id : "");
     pthread_cond_broadcast(&js->changed);
     pthread_cond_broadcast(&js->work); /* a finished job frees a concurrency slot */
+    if (js->on_change)
+        js->on_change(js->on_change_ud);
     pthread_mutex_unlock(&js->mu);
 }
 
@@ -88,7 +90,7 @@ bool job__class_charged(const char *c)
     return false;
 }
 
-static bool finished_status(const char *s)
+bool job__finished_status(const char *s)
 {
     return s && strcmp(s, "queued") != 0 && strcmp(s, "running") != 0;
 }
@@ -378,6 +380,10 @@ int job_system_start(app *a, unsigned n_workers)
         return fmugw_error_set(FMUGW_EINVALID, "jobs: no pricing loaded");
     }
     js->a = a;
+    /* n_workers regular workers, and JOB_RESERVE_WORKERS more that only
+     * take the job of an account running nothing (worker.c: fairness). */
+    js->n_reserve = n_workers > 0 ? JOB_RESERVE_WORKERS : 0;
+    n_workers += js->n_reserve;
     js->n_workers = n_workers;
     pthread_mutex_init(&js->mu, NULL);
     pthread_cond_init(&js->work, NULL);
@@ -488,7 +494,8 @@ int job_system_start(app *a, unsigned n_workers)
     }
     js->sweeper_started = true;
     fmugw_log_json(FMUGW_LOG_INFO, "jobs started",
-                   json_pack("{s:i,s:b,s:I,s:I,s:s}", "workers", (int)n_workers, "sandbox_pool", js->pool != NULL,
+                   json_pack("{s:i,s:i,s:b,s:I,s:I,s:s}", "workers", (int)(n_workers - js->n_reserve), "reserve_workers",
+                             (int)js->n_reserve, "sandbox_pool", js->pool != NULL,
                              "recovered", (json_int_t)recovered, "results_purged", (json_int_t)purged, "owner",
                              js->owner));
     a->jobs = js;
@@ -497,6 +504,14 @@ out:
     a->jobs = js;
     job_system_stop(a);
     return rc;
+}
+
+void job_system_on_change(job_system *js, void (*fn)(void *), void *ud)
+{
+    pthread_mutex_lock(&js->mu);
+    js->on_change = fn;
+    js->on_change_ud = ud;
+    pthread_mutex_unlock(&js->mu);
 }
 
 void job_system_stop(app *a)
@@ -509,6 +524,8 @@ void job_system_stop(app *a)
     pthread_cond_broadcast(&js->work);
     pthread_cond_broadcast(&js->changed);
     pthread_cond_broadcast(&js->changed_sweep);
+    if (js->on_change)
+        js->on_change(js->on_change_ud); /* watchers see the stop */
     pthread_mutex_unlock(&js->mu);
     for (unsigned i = 0; i < js->n_started; i++)
         pthread_join(js->threads[i], NULL);
@@ -534,6 +551,7 @@ void job_system_stop(app *a)
     free(js->runner);
     free(js->threads);
     free(js->slots);
+    free(js->watch_counts);
     free(js->args);
     pthread_cond_destroy(&js->work);
     pthread_cond_destroy(&js->changed);
@@ -660,8 +678,12 @@ static int admit_fn(db_conn *c, void *ctx)
         pricing_usage u = { .fmu_bytes = (uint64_t)t->fmu->size, .stop_minus_start = t->req->span, .reused = true };
         amount = pricing_job_cost(a->pricing, t->tier, &u);
     } else {
-        amount = pricing_job_worst_case(a->pricing, t->tier, (uint64_t)t->fmu->size, t->req->span, t->req->timeout_s,
-                                        t->req->memory_limit, false, job__cycle_usage(c, t->who->account_id));
+        /* priced at the limits exactly as stored and enforced (request.c):
+         * wall time, memory, and the CPU the hard RLIMIT_CPU lets through */
+        amount = pricing_job_worst_case_cpu(a->pricing, t->tier, (uint64_t)t->fmu->size, t->req->span,
+                                            (double)t->req->timeout_ms / 1000.0,
+                                            t->req->cpu_limit_s + JOB_CPU_HARD_GRACE_S, t->req->memory_limit, false,
+                                            job__cycle_usage(c, t->who->account_id));
     }
     if (amount < 0)
         amount = 0;
@@ -674,7 +696,7 @@ static int admit_fn(db_conn *c, void *ctx)
                   t->job_id, t->who->account_id, t->fmu->id, t->fmu->sha256, (int64_t)t->fmu->size,
                   t->reused ? "succeeded" : "queued", t->request_text, t->req->hash, t->req->inputs_csv,
                   t->tier->name, (int64_t)(t->tier->max_concurrent_jobs ? t->tier->max_concurrent_jobs : 1),
-                  (int64_t)llround(t->req->timeout_s * 1000), (int64_t)t->req->memory_limit, amount,
+                  t->req->timeout_ms, (int64_t)t->req->memory_limit, amount,
                   t->reused ? amount : 0, (int64_t)t->reused, rows, size, now, t->reused ? now : 0,
                   t->reused ? now : 0);
     if (rc != 0)
@@ -959,7 +981,7 @@ out:
 
 /* ---- status, wait, cancel, list ----------------------------------------------- */
 
-static int status_once(json_t **out, char status[16], job_system *js, const char *account_id, const char *job_id)
+int job__status_once(json_t **out, char status[16], job_system *js, const char *account_id, const char *job_id)
 {
     db_conn *c = NULL;
     int rc = db_pool_acquire(&c, js->db);
@@ -980,7 +1002,7 @@ static int status_once(json_t **out, char status[16], job_system *js, const char
 /* True if job `job_id` may have changed since version `since` (js->mu
  * held): a change of that job or of an unknown one is in the ring, or the
  * ring no longer reaches back that far. */
-static bool changed_since(const job_system *js, uint64_t since, const char *job_id)
+bool job__changed_since(const job_system *js, uint64_t since, const char *job_id)
 {
     if (js->version == since)
         return false;
@@ -994,45 +1016,11 @@ static bool changed_since(const job_system *js, uint64_t since, const char *job_
     return false;
 }
 
-int job_status(json_t **out, job_system *js, const char *account_id, const char *job_id, double wait_s,
-               const char *known_status)
+int job_status(json_t **out, job_system *js, const char *account_id, const char *job_id)
 {
-    char status[16], known[16];
-    json_t *j = NULL;
-    int rc;
-
+    char status[16];
     *out = NULL;
-    if (wait_s > JOB_WAIT_MAX_S)
-        wait_s = JOB_WAIT_MAX_S;
-    if ((rc = status_once(&j, status, js, account_id, job_id)) != 0)
-        return rc;
-    snprintf(known, sizeof known, "%s", known_status ? known_status : status);
-    int64_t deadline = job__now_ms() + (int64_t)(wait_s * 1000);
-    while (wait_s > 0 && !finished_status(status) && strcmp(status, known) == 0) {
-        int64_t now = job__now_ms();
-        if (now >= deadline)
-            break;
-        /* Wait for a state change signalled by a worker of this process,
-         * at most 250 ms at a time (workers of other processes only show
-         * in the database). No connection is held meanwhile. */
-        pthread_mutex_lock(&js->mu);
-        uint64_t v = js->version;
-        int64_t until = now + 250 < deadline ? now + 250 : deadline;
-        struct timespec ts = { (time_t)(until / 1000), (long)(until % 1000) * 1000000L };
-        while (!js->stopping && !changed_since(js, v, job_id) &&
-               pthread_cond_timedwait(&js->changed, &js->mu, &ts) != ETIMEDOUT)
-            ;
-        bool stopping = js->stopping;
-        pthread_mutex_unlock(&js->mu);
-        json_decref(j);
-        j = NULL;
-        if ((rc = status_once(&j, status, js, account_id, job_id)) != 0)
-            return rc;
-        if (stopping)
-            break;
-    }
-    *out = j;
-    return 0;
+    return job__status_once(out, status, js, account_id, job_id);
 }
 
 typedef struct {
@@ -1065,7 +1053,7 @@ int job_cancel(json_t **out, job_system *js, const char *account_id, const char 
         return rc;
     if ((rc = job_read(NULL, status, c, account_id, job_id)) != 0)
         goto out;
-    if (finished_status(status)) {
+    if (job__finished_status(status)) {
         rc = fmugw_error_set(FMUGW_ECONFLICT, "the job is already %s", status);
         goto out;
     }
@@ -1076,18 +1064,18 @@ int job_cancel(json_t **out, job_system *js, const char *account_id, const char 
         db_pool_release(js->db, c);
         c = NULL;
         job__notify_changed(js, job_id);
-        rc = status_once(out, status, js, account_id, job_id);
+        rc = job__status_once(out, status, js, account_id, job_id);
         goto out;
     }
-    /* Running: mark it, stop its sandbox if it runs here, wait for the
-     * worker to record it. */
+    /* Running: mark it and stop its sandbox if it runs here; the worker
+     * records the cancel (the caller may watch for it: job_watch_open). */
     if ((rc = db_execp(NULL, c, "UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND account_id = $2", "tt", job_id,
                        account_id)) != 0)
         goto out;
     db_pool_release(js->db, c);
     c = NULL;
     job__slot_cancel(js, job_id); /* elsewhere: that process's monitor sees the mark within 250 ms */
-    rc = job_status(out, js, account_id, job_id, 10, "running");
+    rc = job__status_once(out, status, js, account_id, job_id);
 out:
     if (c)
         db_pool_release(js->db, c);

@@ -97,15 +97,48 @@ typedef struct {
 int job_submit(job_answer *out, job_system *js, const principal *who, json_t *body, const char *idem_key);
 
 /** The status JSON of a job of `account_id` (FMUGW_ENOTFOUND for another
- *  account's or a missing job). With wait_s > 0, first waits up to wait_s
- *  seconds (capped at JOB_WAIT_MAX_S) until the job's status differs from
- *  `known_status` (NULL: its status at the call) or it is finished,
- *  without holding a database connection while waiting. */
-int job_status(json_t **out, job_system *js, const char *account_id, const char *job_id, double wait_s,
-               const char *known_status);
+ *  account's or a missing job). Never waits: to wait for a change, watch
+ *  the job (job_watch_open). */
+int job_status(json_t **out, job_system *js, const char *account_id, const char *job_id);
+
+/* Watching a job: what a status long-poll (and a cancel waiting for its
+ * worker) waits on, without holding a thread. A watch is polled, never
+ * blocks: job_watch_poll looks at the in-memory change ring (one lock) and
+ * reads the database only when the ring names the job, or every
+ * JOB_WATCH_RECHECK_MS (changes made by other processes show only there).
+ * An account may hold job_watch_limit(tier) watches at once. */
+typedef struct job_watch job_watch;
+
+#define JOB_WATCH_RECHECK_MS 250
+
+/** Open watches allowed per account of `tier`: free 4, pro 16,
+ *  enterprise 64. */
+unsigned job_watch_limit(const char *tier);
+
+/** Reads the job's status into *status (new reference). Without `wait`,
+ *  or when the job is finished or its status differs from `known_status`
+ *  (NULL: its status now), *out is NULL: answer now. Else *out is a watch
+ *  to poll. FMUGW_ENOTFOUND as job_status; FMUGW_ELIMIT when the account
+ *  holds its limit of watches. */
+int job_watch_open(job_watch **out, json_t **status, job_system *js, const char *account_id, const char *tier,
+                   const char *job_id, const char *known_status, bool wait);
+
+/** Non-blocking: 1 with *status (new reference) when the job's status left
+ *  the known one, or when `final` (the current status then); 0 = go on
+ *  waiting. */
+int job_watch_poll(json_t **status, job_watch *w, bool final);
+
+/** Closes the watch. NULL is a no-op. */
+void job_watch_free(job_watch *w);
+
+/** `fn(ud)` runs after every job state change this process makes (under
+ *  the job system's lock: it must be quick and take no job lock); NULL
+ *  stops the calls. How parked HTTP long-polls learn of changes. */
+void job_system_on_change(job_system *js, void (*fn)(void *), void *ud);
 
 /** Cancels a job: queued -> canceled (reservation released); running ->
- *  the sandbox is stopped and the job canceled, charged for what it used.
+ *  the sandbox is stopped and the job canceled, charged for what it used
+ *  (recorded by its worker shortly after: *out may still say running).
  *  FMUGW_ECONFLICT for a finished job, FMUGW_ENOTFOUND for another
  *  account's. *out is the status JSON after the cancel. */
 int job_cancel(json_t **out, job_system *js, const char *account_id, const char *job_id);

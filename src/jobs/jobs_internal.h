@@ -14,6 +14,16 @@
 
 #define JOB_ID_MAX 48
 #define JOB_OUTPUT_LIMIT ((uint64_t)256 << 20) /* results + log bytes of one job */
+/* Request validation (request.c; docs/api.md "Limits of one request"): */
+#define JOB_MAX_PROBLEMS 100        /* {field, message} entries of one 422 (then one "more problems") */
+#define JOB_MAX_INPUT_COLUMNS 1000  /* input signals of one job */
+#define JOB_MIN_TIMEOUT_S 1.0       /* timeout_s below this is refused */
+#define JOB_MIN_CPU_LIMIT_S 1.0     /* cpu_limit_s too (RLIMIT_CPU counts whole seconds) */
+#define JOB_MIN_MEMORY_MB 16.0      /* memory_limit_mb below this is refused */
+/* The sandbox's RLIMIT_CPU: soft = the CPU limit in whole seconds (SIGXCPU),
+ * hard = soft + this (SIGKILL), docs/sandbox.md: the CPU a job can really
+ * use, and so what its reservation prices. */
+#define JOB_CPU_HARD_GRACE_S 1.0
 
 typedef struct job_worker_arg job_worker_arg;
 
@@ -41,6 +51,9 @@ typedef struct {
 #define JOB_UNPACKED_IDLE_S 120
 
 #define JOB_CHANGE_RING 256
+/* Workers beyond the configured count that only run the job of an account
+ * with nothing running (worker.c). */
+#define JOB_RESERVE_WORKERS 1
 
 struct job_system {
     app *a;
@@ -52,7 +65,9 @@ struct job_system {
     char *work_dir;           /* <data>/jobs: per-job private dirs and the pool's (renewed at start:
                                * the old one is moved aside and removed in the background) */
     struct unpacked_cache *unpacked; /* <work_dir>/fmus: unpacked FMUs shared by jobs (unpacked.h) */
-    unsigned n_workers;
+    unsigned n_workers;       /* worker threads, the reserve ones included */
+    unsigned n_reserve;       /* the last n_reserve of them are reserve workers */
+    unsigned n_busy_regular;  /* regular workers running a job (js->mu) */
     unsigned n_started;       /* worker threads running */
     pthread_t *threads;
     job_worker_arg *args;
@@ -79,6 +94,10 @@ struct job_system {
     } changes[JOB_CHANGE_RING];
     bool stopping;
     job_slot *slots;          /* one per worker */
+    void (*on_change)(void *); /* called (js->mu held) after every change */
+    void *on_change_ud;
+    struct job_watch_count *watch_counts; /* open watches per account (watch.c) */
+    size_t n_watch_counts, cap_watch_counts;
 };
 
 /* ---- request.c ---- */
@@ -87,8 +106,10 @@ struct job_system {
 typedef struct {
     json_t *canonical;    /* the settings as stored (jobs.request) */
     char *inputs_csv;     /* input signals as CSV text, or NULL */
-    double timeout_s;
-    uint64_t memory_limit; /* bytes: the tier's, or memory_limit_mb */
+    double timeout_s;     /* effective: whole milliseconds, what the sandbox's deadline is */
+    int64_t timeout_ms;   /* the same in ms, as stored (jobs.timeout_ms) and priced */
+    double cpu_limit_s;   /* effective CPU limit: whole seconds, at most the timeout rounded up */
+    uint64_t memory_limit; /* bytes: the tier's, or memory_limit_mb (whole bytes) */
     double span;          /* stop - start (pricing's simulated span) */
     double start;         /* the simulated start time (given or the default experiment's) */
     bool reuse;
@@ -111,8 +132,13 @@ int job__runner_argv(char ***out, const char *request_json, bool has_inputs);
  *  bulk discount's input); 0 when unknown. */
 int64_t job__cycle_usage(db_conn *c, const char *account_id);
 
-/** Helpers shared by jobs.c and worker.c. */
+/** Helpers shared by jobs.c, watch.c and worker.c. */
 int64_t job__now_ms(void);
+bool job__finished_status(const char *s);
+/** One read of a job's status JSON (and its status word). */
+int job__status_once(json_t **out, char status[16], job_system *js, const char *account_id, const char *job_id);
+/** True if `job_id` may have changed since version `since` (js->mu held). */
+bool job__changed_since(const job_system *js, uint64_t since, const char *job_id);
 int job__new_id(char out[JOB_ID_MAX], const char *prefix);
 
 /* ---- worker.c ---- */

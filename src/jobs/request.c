@@ -6,13 +6,26 @@
  * CSV text, and the runner's argument vector built back from the stored
  * settings (through fmi_sim_args, as `fmugw sim` builds it).
  *
+ * The settings are checked with the runner's own rules: the accepted
+ * request is turned into the fmi_sim_args the runner will get and passed
+ * through fmi_sim_args_check() and fmi_sim_plan_resolve() (with the FMU's
+ * default experiment), so what is accepted here is what the runner runs.
+ * Lists are bounded (sim_args.h, JOB_MAX_INPUT_COLUMNS) and variable names
+ * are looked up in a sorted index of the model's variables.
+ *
+ * The limits (timeout, CPU, memory) are validated here and turned into
+ * the effective values the worker enforces (whole milliseconds of wall
+ * time, whole seconds of CPU): the reservation is priced from those.
+ *
  * Every problem is collected as {field, message} so one 422 answer names
- * all of them. Nothing here touches the database or charges anything.
+ * all of them (the first JOB_MAX_PROBLEMS). Nothing here touches the
+ * database or charges anything.
  */
 #include "jobs/jobs_internal.h"
 
 #include "fmi/results.h"
 #include "fmi/sim_args.h"
+#include "fmi/sim_plan.h"
 #include "util/crypto.h"
 #include "util/error.h"
 
@@ -23,7 +36,7 @@
 #include <string.h>
 
 #define INPUTS_CSV_MAX ((size_t)8 << 20)
-#define MAX_LIST 10000
+#define MAX_LIST 10000 /* elements of one array start value */
 
 static const char *const allowed[] = {
     "fmu_id", "start_time", "stop_time", "output_interval", "step_size", "interface", "solver",
@@ -35,6 +48,14 @@ static void err(json_t *errors, const char *field, const char *fmt, ...) __attri
 
 static void err(json_t *errors, const char *field, const char *fmt, ...)
 {
+    size_t n = json_array_size(errors);
+    if (n > JOB_MAX_PROBLEMS)
+        return;
+    if (n == JOB_MAX_PROBLEMS) {
+        json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "request", "message",
+                                                "more problems, not listed"));
+        return;
+    }
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -43,18 +64,48 @@ static void err(json_t *errors, const char *field, const char *fmt, ...)
     json_array_append_new(errors, json_pack("{s:s,s:s}", "field", field, "message", msg));
 }
 
-static const json_t *find_var(const json_t *summary, const char *name)
+/* The model's variables sorted by name: one O(n log n) sort per request,
+ * then O(log n) per name looked up. */
+typedef struct {
+    const char *name;
+    const json_t *var;
+} var_ref;
+
+typedef struct {
+    var_ref *v;
+    size_t n;
+} var_index;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const var_ref *)a)->name, ((const var_ref *)b)->name);
+}
+
+static int index_build(var_index *ix, const json_t *summary)
 {
     const json_t *vars = json_object_get(summary, "variables");
     size_t i;
     const json_t *v;
+    ix->n = 0;
+    if (!(ix->v = malloc((json_array_size(vars) + 1) * sizeof *ix->v)))
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
     json_array_foreach(vars, i, v)
     {
         const char *n = json_string_value(json_object_get(v, "name"));
-        if (n && strcmp(n, name) == 0)
-            return v;
+        if (n) {
+            ix->v[ix->n].name = n;
+            ix->v[ix->n++].var = v;
+        }
     }
-    return NULL;
+    qsort(ix->v, ix->n, sizeof *ix->v, ref_cmp);
+    return 0;
+}
+
+static const json_t *find_var(const var_index *ix, const char *name)
+{
+    var_ref key = { name, NULL };
+    const var_ref *r = ix->n ? bsearch(&key, ix->v, ix->n, sizeof *ix->v, ref_cmp) : NULL;
+    return r ? r->var : NULL;
 }
 
 static const char *vstr(const json_t *v, const char *key)
@@ -227,7 +278,7 @@ static void sb_quoted(sbuf *b, const char *s)
 
 /* Checks the header row of an uploaded CSV: the first column is time, the
  * others name input variables. */
-static void check_csv_header(json_t *errors, const json_t *summary, const char *csv)
+static void check_csv_header(json_t *errors, const var_index *summary, const char *csv)
 {
     size_t line_len = strcspn(csv, "\r\n");
     char *line = strndup(csv, line_len);
@@ -263,6 +314,10 @@ static void check_csv_header(json_t *errors, const json_t *summary, const char *
         name[n] = '\0';
         while (*p == ' ')
             p++;
+        if (col > JOB_MAX_INPUT_COLUMNS) {
+            err(errors, "inputs.csv", "more than %u input columns", JOB_MAX_INPUT_COLUMNS);
+            break;
+        }
         if (col > 0) {
             const json_t *v = find_var(summary, name);
             if (!v)
@@ -279,8 +334,12 @@ static void check_csv_header(json_t *errors, const json_t *summary, const char *
 }
 
 /* Inline signals {"time":[...], "<input>":[...]} -> CSV text. */
-static char *inline_csv(json_t *errors, const json_t *summary, json_t *inputs)
+static char *inline_csv(json_t *errors, const var_index *summary, json_t *inputs)
 {
+    if (json_object_size(inputs) > JOB_MAX_INPUT_COLUMNS + 1) {
+        err(errors, "inputs", "more than %u input signals", JOB_MAX_INPUT_COLUMNS);
+        return NULL;
+    }
     json_t *time = json_object_get(inputs, "time");
     size_t n = json_array_size(time), i;
     if (!json_is_array(time) || n == 0 || n > 1000000) {
@@ -406,6 +465,8 @@ static void positive(json_t *errors, json_t *body, json_t *canon, const char *ke
         json_object_set_new(canon, key, json_real(d));
 }
 
+static void check_runner_rules(json_t *errors, const json_t *canon, bool has_inputs, const json_t *summary);
+
 int job__request_parse(job_request *req, json_t *errors, json_t *body, const json_t *summary,
                        const char *fmu_sha256, const pricing_tier *tier)
 {
@@ -415,6 +476,11 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     int rc = 0;
 
     memset(req, 0, sizeof *req);
+    var_index ix = { NULL, 0 };
+    if ((rc = index_build(&ix, summary)) != 0) {
+        json_decref(canon);
+        return rc;
+    }
     json_object_foreach(body, key, v)
     {
         bool ok = false;
@@ -486,13 +552,15 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     json_t *jsv = json_object_get(body, "start_values");
     if (jsv && !json_is_object(jsv)) {
         err(errors, "start_values", "must be an object {name: value}");
+    } else if (jsv && json_object_size(jsv) > FMI_SIM_MAX_START_VALUES) {
+        err(errors, "start_values", "%zu given, at most %u", json_object_size(jsv), FMI_SIM_MAX_START_VALUES);
     } else if (jsv) {
         json_t *out = json_object();
         json_object_foreach(jsv, key, v)
         {
             char field[300];
             snprintf(field, sizeof field, "start_values.%s", key);
-            const json_t *var = find_var(summary, key);
+            const json_t *var = find_var(&ix, key);
             if (!var) {
                 err(errors, field, "no such variable");
                 continue;
@@ -522,11 +590,11 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
         else if (strlen(csv) > INPUTS_CSV_MAX)
             err(errors, "inputs.csv", "too large (8 MiB at most)");
         else {
-            check_csv_header(errors, summary, csv);
+            check_csv_header(errors, &ix, csv);
             req->inputs_csv = strdup(csv);
         }
     } else if (jin) {
-        req->inputs_csv = inline_csv(errors, summary, jin);
+        req->inputs_csv = inline_csv(errors, &ix, jin);
     }
     if (req->inputs_csv)
         json_object_set_new(canon, "inputs", json_true());
@@ -535,8 +603,11 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     json_t *jov = json_object_get(body, "output_variables");
     if (jov) {
         size_t i;
-        if (!json_is_array(jov) || json_array_size(jov) > MAX_LIST) {
+        if (!json_is_array(jov)) {
             err(errors, "output_variables", "must be an array of variable names");
+        } else if (json_array_size(jov) > FMI_SIM_MAX_OUTPUT_VARIABLES) {
+            err(errors, "output_variables", "%zu names given, at most %u (output_all records every variable)",
+                json_array_size(jov), FMI_SIM_MAX_OUTPUT_VARIABLES);
         } else {
             json_t *out = json_array();
             json_array_foreach(jov, i, v)
@@ -546,7 +617,7 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
                 const char *name = json_string_value(v);
                 if (!name)
                     err(errors, field, "must be a variable name");
-                else if (!find_var(summary, name))
+                else if (!find_var(&ix, name))
                     err(errors, field, "no such variable: \"%s\"", name);
                 else
                     json_array_append(out, v);
@@ -570,34 +641,47 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     }
     json_object_set_new(canon, "output_format", json_string(fmt));
 
-    /* limits */
-    req->timeout_s = tier->max_job_seconds;
+    /* limits: refused outside [minimum, tier maximum]; the effective values
+     * are what the worker enforces and what the reservation is priced at */
+    double timeout = tier->max_job_seconds;
     json_t *jto = json_object_get(body, "timeout_s");
     if (jto) {
-        if (!finite_number(jto, &d) || d <= 0)
-            err(errors, "timeout_s", "must be a positive number of seconds");
+        if (!finite_number(jto, &d) || d < JOB_MIN_TIMEOUT_S)
+            err(errors, "timeout_s", "must be a number of seconds, at least %g", JOB_MIN_TIMEOUT_S);
         else if (d > tier->max_job_seconds)
             err(errors, "timeout_s", "at most %g s on tier %s", tier->max_job_seconds, tier->name);
         else
-            req->timeout_s = d;
+            timeout = d;
     }
+    req->timeout_ms = (int64_t)ceil(timeout * 1000.0 - 1e-6);
+    req->timeout_s = (double)req->timeout_ms / 1000.0;
     double cpu = NAN;
     json_t *jcpu = json_object_get(body, "cpu_limit_s");
     if (jcpu) {
-        if (!finite_number(jcpu, &cpu) || cpu <= 0)
-            err(errors, "cpu_limit_s", "must be a positive number of seconds");
-        else if (cpu > req->timeout_s)
+        if (!finite_number(jcpu, &cpu) || cpu < JOB_MIN_CPU_LIMIT_S) {
+            err(errors, "cpu_limit_s", "must be a number of seconds, at least %g", JOB_MIN_CPU_LIMIT_S);
+            cpu = NAN;
+        } else if (cpu > req->timeout_s) {
             err(errors, "cpu_limit_s", "at most timeout_s (%g s)", req->timeout_s);
+            cpu = NAN;
+        } else {
+            cpu = ceil(cpu - 1e-9); /* RLIMIT_CPU: whole seconds */
+        }
     }
+    req->cpu_limit_s = isfinite(cpu) ? cpu : ceil(req->timeout_s - 1e-9);
     json_t *jmem = json_object_get(body, "memory_limit_mb");
     double mem = NAN;
     if (jmem) {
-        if (!finite_number(jmem, &mem) || mem < 16)
-            err(errors, "memory_limit_mb", "must be a number of MiB, at least 16");
-        else if (mem * 1048576.0 > (double)tier->max_memory_bytes)
+        if (!finite_number(jmem, &mem) || mem < JOB_MIN_MEMORY_MB) {
+            err(errors, "memory_limit_mb", "must be a number of MiB, at least %g", JOB_MIN_MEMORY_MB);
+            mem = NAN;
+        } else if (mem * 1048576.0 > (double)tier->max_memory_bytes) {
             err(errors, "memory_limit_mb", "at most %llu MiB on tier %s",
                 (unsigned long long)(tier->max_memory_bytes >> 20), tier->name);
+            mem = NAN;
+        }
     }
+    req->memory_limit = isfinite(mem) ? (uint64_t)(mem * 1048576.0) : tier->max_memory_bytes;
     json_t *jr = json_object_get(body, "reuse");
     req->reuse = true;
     if (jr && !json_is_boolean(jr))
@@ -605,6 +689,8 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     else if (jr)
         req->reuse = json_is_true(jr);
 
+    if (json_array_size(errors) == 0)
+        check_runner_rules(errors, canon, req->inputs_csv != NULL, summary);
     if (json_array_size(errors) > 0) {
         rc = fmugw_error_set(FMUGW_EINVALID, "invalid request");
         goto out;
@@ -634,10 +720,10 @@ int job__request_parse(job_request *req, json_t *errors, json_t *body, const jso
     json_object_set_new(canon, "timeout_s", json_real(req->timeout_s));
     if (isfinite(cpu))
         json_object_set_new(canon, "cpu_limit_s", json_real(cpu));
-    req->memory_limit = isfinite(mem) ? (uint64_t)(mem * 1048576.0) : tier->max_memory_bytes;
     req->canonical = canon;
     canon = NULL;
 out:
+    free(ix.v);
     json_decref(canon);
     if (rc != 0) {
         free(req->inputs_csv);
@@ -655,104 +741,122 @@ void job__request_free(job_request *req)
     memset(req, 0, sizeof *req);
 }
 
-/* ---- the runner's argv ------------------------------------------------------ */
+/* ---- the runner's options ---------------------------------------------------- */
 
-typedef struct {
-    char *v[512];
-    int n;
-} strv;
-
-static void sv_push(strv *s, const char *text)
+/* The fmi_sim_args the runner gets for stored settings `req` (strings
+ * borrowed from it; free with fmi_sim_args_free). */
+static int args_from_request(fmi_sim_args *a, const json_t *req, bool has_inputs)
 {
-    if (s->n < 510)
-        s->v[s->n++] = strdup(text ? text : "");
+    fmi_sim_options init = FMI_SIM_OPTIONS_INIT;
+    const char *key, *s;
+    json_t *v;
+    size_t i;
+    memset(a, 0, sizeof *a);
+    a->sim = init;
+    a->output_path = "-";
+    a->timeout_s = NAN;
+    a->cpu_limit_s = NAN;
+    a->fmu = "/job/fmu";
+    a->input_path = has_inputs ? "/job/input.csv" : NULL;
+    json_t *sv = json_object_get(req, "start_values"), *ov = json_object_get(req, "output_variables");
+    a->start_values_owned = calloc(json_object_size(sv) + 1, sizeof *a->start_values_owned);
+    a->output_variables = calloc(json_array_size(ov) + 1, sizeof *a->output_variables);
+    if (!a->start_values_owned || !a->output_variables)
+        return fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    a->sim.start_values = a->start_values_owned;
+    struct {
+        const char *key;
+        double *to;
+    } nums[] = { { "start_time", &a->sim.start_time },     { "stop_time", &a->sim.stop_time },
+                 { "output_interval", &a->sim.output_interval }, { "step_size", &a->sim.step_size },
+                 { "relative_tolerance", &a->sim.relative_tolerance } };
+    for (i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        json_t *j = json_object_get(req, nums[i].key);
+        if (json_is_number(j))
+            *nums[i].to = json_number_value(j);
+    }
+    if ((s = json_string_value(json_object_get(req, "interface")))) {
+        a->iface_given = true;
+        a->sim.iface = !strcmp(s, "me") ? FMI_ME : FMI_CS;
+    }
+    if ((s = json_string_value(json_object_get(req, "solver"))))
+        a->sim.solver = !strcmp(s, "euler") ? FMI_SOLVER_EULER : FMI_SOLVER_CVODE;
+    json_object_foreach(sv, key, v)
+    {
+        a->start_values_owned[a->sim.n_start_values].name = key;
+        a->start_values_owned[a->sim.n_start_values++].value = json_string_value(v) ? json_string_value(v) : "";
+    }
+    json_array_foreach(ov, i, v)
+    {
+        if (json_string_value(v))
+            a->output_variables[a->n_output_variables++] = json_string_value(v);
+    }
+    a->output_all = json_is_true(json_object_get(req, "output_all"));
+    s = json_string_value(json_object_get(req, "output_format"));
+    a->format = s && !strcmp(s, "json") ? FMI_RESULT_JSON : FMI_RESULT_CSV;
+    a->format_given = true;
+    return 0;
 }
 
-static void sv_number(strv *s, json_t *req, const char *key, const char *opt)
+/* The field a message of the runner's rules is about (they name it). */
+static const char *rule_field(const char *msg)
 {
-    json_t *j = json_object_get(req, key);
-    if (json_is_number(j)) {
-        char buf[64];
-        fmi_format_double(buf, json_number_value(j));
-        sv_push(s, opt);
-        sv_push(s, buf);
+    static const struct {
+        const char *prefix, *field;
+    } map[] = { { "start time", "start_time" },          { "stop time", "stop_time" },
+                { "the span", "stop_time" },             { "output interval", "output_interval" },
+                { "step size", "step_size" },            { "relative tolerance", "relative_tolerance" } };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strncmp(msg, map[i].prefix, strlen(map[i].prefix)))
+            return map[i].field;
+    if (strstr(msg, "output variables"))
+        return "output_variables";
+    if (strstr(msg, "start values"))
+        return "start_values";
+    return "request";
+}
+
+/* The runner's rules (sim_args.h, sim_plan.h) on the settings as the runner
+ * will get them, with the FMU's default experiment and the interface the
+ * runner would pick (Co-Simulation when the FMU has it). */
+static void check_runner_rules(json_t *errors, const json_t *canon, bool has_inputs, const json_t *summary)
+{
+    fmi_sim_args a;
+    int rc = args_from_request(&a, canon, has_inputs);
+    if (rc == 0 && !a.iface_given && !has_interface(summary, "CoSimulation"))
+        a.sim.iface = FMI_ME;
+    if (rc == 0)
+        rc = fmi_sim_args_check(&a);
+    if (rc == 0) {
+        const json_t *de = json_object_get(summary, "default_experiment");
+        fmi_default_experiment dx;
+        memset(&dx, 0, sizeof dx);
+        dx.has_start_time = finite_number(json_object_get(de, "start_time"), &dx.start_time);
+        dx.has_stop_time = finite_number(json_object_get(de, "stop_time"), &dx.stop_time);
+        dx.has_tolerance = finite_number(json_object_get(de, "tolerance"), &dx.tolerance);
+        dx.has_step_size = finite_number(json_object_get(de, "step_size"), &dx.step_size);
+        fmi_sim_plan plan;
+        rc = fmi_sim_plan_resolve(&plan, &dx, &a.sim);
     }
+    if (rc == FMUGW_EINVALID)
+        err(errors, rule_field(fmugw_error_last()), "%s", fmugw_error_last());
+    else if (rc != 0)
+        err(errors, "request", "cannot check the settings: %s", fmugw_error_last());
+    fmi_sim_args_free(&a);
 }
 
 int job__runner_argv(char ***out, const char *request_json, bool has_inputs)
 {
     json_t *req = json_loads(request_json, 0, NULL);
-    strv s = { { 0 }, 0 };
     fmi_sim_args a;
-    bool parsed = false;
-    int rc = 0;
-    const char *key;
-    json_t *v;
-    size_t i;
+    int rc;
 
     *out = NULL;
-    if (!req) {
-        rc = fmugw_error_set(FMUGW_EINVALID, "stored request is not JSON");
-        goto out;
-    }
-    sv_push(&s, "sim");
-    sv_number(&s, req, "start_time", "--start-time");
-    sv_number(&s, req, "stop_time", "--stop-time");
-    sv_number(&s, req, "output_interval", "--output-interval");
-    sv_number(&s, req, "step_size", "--step-size");
-    sv_number(&s, req, "relative_tolerance", "--relative-tolerance");
-    if (json_is_string(json_object_get(req, "interface"))) {
-        sv_push(&s, "--interface");
-        sv_push(&s, json_string_value(json_object_get(req, "interface")));
-    }
-    if (json_is_string(json_object_get(req, "solver"))) {
-        sv_push(&s, "--solver");
-        sv_push(&s, json_string_value(json_object_get(req, "solver")));
-    }
-    json_object_foreach(json_object_get(req, "start_values"), key, v)
-    {
-        char *kv = NULL;
-        if (asprintf(&kv, "%s=%s", key, json_string_value(v) ? json_string_value(v) : "") < 0) {
-            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
-            goto out;
-        }
-        sv_push(&s, "--start-value");
-        if (s.n < 510)
-            s.v[s.n++] = kv;
-        else
-            free(kv);
-    }
-    json_array_foreach(json_object_get(req, "output_variables"), i, v)
-    {
-        sv_push(&s, "--output-variable");
-        sv_push(&s, json_string_value(v));
-    }
-    if (json_is_true(json_object_get(req, "output_all")))
-        sv_push(&s, "--output-all");
-    sv_push(&s, "--format");
-    sv_push(&s, json_string_value(json_object_get(req, "output_format")) ?: "csv");
-    if (has_inputs) {
-        sv_push(&s, "--input");
-        sv_push(&s, "/job/input.csv");
-    }
-    sv_push(&s, "/job/fmu");
-    s.v[s.n] = NULL;
-    for (int k = 0; k < s.n; k++)
-        if (!s.v[k]) {
-            rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
-            goto out;
-        }
-    if ((rc = fmi_sim_args_parse(&a, s.n, s.v)) != 0) {
-        parsed = true;
-        goto out;
-    }
-    parsed = true;
-    rc = fmi_sim_args_to_argv(out, &a, "/job/fmu", has_inputs ? "/job/input.csv" : NULL);
-out:
-    if (parsed)
-        fmi_sim_args_free(&a);
-    for (int k = 0; k < s.n; k++)
-        free(s.v[k]);
+    if (!req)
+        return fmugw_error_set(FMUGW_EINVALID, "stored request is not JSON");
+    if ((rc = args_from_request(&a, req, has_inputs)) == 0 && (rc = fmi_sim_args_check(&a)) == 0)
+        rc = fmi_sim_args_to_argv(out, &a, "/job/fmu", a.input_path);
+    fmi_sim_args_free(&a);
     json_decref(req);
     return rc;
 }

@@ -1,10 +1,13 @@
-/* unpacked.c - the cache of unpacked FMUs (see unpacked.h). */
+/* unpacked.c - the cache of unpacked FMUs (see unpacked.h): the table of
+ * entries, references, eviction by idle time, count and bytes, and the
+ * byte budget of fills. */
 #include "jobs/unpacked.h"
 
 #include "util/error.h"
 #include "util/fsutil.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +24,8 @@ typedef struct {
     unsigned refs;
     bool ready;     /* false while the first acquirer fills it */
     int64_t last_ms;
+    uint64_t bytes;   /* ready: on disk */
+    uint64_t reserve; /* filling: the budget it may write */
 } entry;
 
 struct unpacked_cache {
@@ -30,6 +35,7 @@ struct unpacked_cache {
     unsigned max_entries;
     int64_t idle_ms;
     uint64_t seq; /* names of temporary and evicted directories */
+    uint64_t max_bytes, bytes, reserved; /* budget; ready entries; fills in progress */
     entry *e;
     size_t n, cap;
 };
@@ -75,8 +81,47 @@ int unpacked_cache_new(unpacked_cache **out, const char *dir, unsigned max_entri
     pthread_cond_init(&uc->filled, NULL);
     uc->max_entries = max_entries ? max_entries : 1;
     uc->idle_ms = idle_ms;
+    uc->max_bytes = UNPACKED_DEFAULT_MAX_BYTES;
     *out = uc;
     return 0;
+}
+
+void unpacked_cache_set_max_bytes(unpacked_cache *uc, uint64_t max_bytes)
+{
+    pthread_mutex_lock(&uc->mu);
+    uc->max_bytes = max_bytes ? max_bytes : 1;
+    pthread_mutex_unlock(&uc->mu);
+}
+
+uint64_t unpacked_cache_bytes(unpacked_cache *uc)
+{
+    pthread_mutex_lock(&uc->mu);
+    uint64_t b = uc->bytes;
+    pthread_mutex_unlock(&uc->mu);
+    return b;
+}
+
+/* Disk use of a filled directory (allocated blocks of everything in it;
+ * not following links). nftw's callback has no context: one walk at a
+ * time. */
+static pthread_mutex_t du_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t du_total;
+
+static int du_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path, (void)flag, (void)ftw;
+    du_total += (uint64_t)st->st_blocks * 512;
+    return 0;
+}
+
+static int disk_use(const char *dir, uint64_t *out)
+{
+    pthread_mutex_lock(&du_lock);
+    du_total = 0;
+    int r = nftw(dir, du_visit, 16, FTW_PHYS);
+    *out = du_total;
+    pthread_mutex_unlock(&du_lock);
+    return r == 0 ? 0 : fmugw_error_set(FMUGW_EIO, "cannot measure the unpacked FMU: %s", strerror(errno));
 }
 
 static entry *find(unpacked_cache *uc, const char *key)
@@ -103,8 +148,26 @@ static char *detach(unpacked_cache *uc, size_t i)
         }
     }
     free(e->path);
+    if (e->ready)
+        uc->bytes -= e->bytes;
     uc->e[i] = uc->e[--uc->n];
     return gone;
+}
+
+/* The least recently used unused ready entry, or SIZE_MAX. */
+static size_t lru_unused(const unpacked_cache *uc, size_t *unused)
+{
+    size_t lru = SIZE_MAX, n = 0;
+    for (size_t i = 0; i < uc->n; i++) {
+        if (!uc->e[i].ready || uc->e[i].refs)
+            continue;
+        n++;
+        if (lru == SIZE_MAX || uc->e[i].last_ms < uc->e[lru].last_ms)
+            lru = i;
+    }
+    if (unused)
+        *unused = n;
+    return lru;
 }
 
 /* Picks the unused entries to drop (idle too long, or the least recently
@@ -126,21 +189,32 @@ static char **collect_evictions(unpacked_cache *uc, int64_t now)
         i++;
     }
     for (;;) {
-        size_t unused = 0, lru = SIZE_MAX;
-        for (size_t i = 0; i < uc->n; i++) {
-            if (!uc->e[i].ready || uc->e[i].refs)
-                continue;
-            unused++;
-            if (lru == SIZE_MAX || uc->e[i].last_ms < uc->e[lru].last_ms)
-                lru = i;
-        }
-        if (unused <= uc->max_entries)
+        size_t unused = 0, lru = lru_unused(uc, &unused);
+        if (lru == SIZE_MAX || (unused <= uc->max_entries && uc->bytes + uc->reserved <= uc->max_bytes))
             break;
         char *p = detach(uc, lru);
         if (p)
             gone[ng++] = p;
     }
     return gone;
+}
+
+/* Makes room for a fill: evicts unused entries (least recently used
+ * first, into `gone`, with room for every entry) until `want` bytes are
+ * free or none is left; returns what is free, at most `want`. */
+static uint64_t make_room(unpacked_cache *uc, uint64_t want, char **gone)
+{
+    size_t ng = 0;
+    for (;;) {
+        uint64_t used = uc->bytes + uc->reserved;
+        uint64_t avail = used < uc->max_bytes ? uc->max_bytes - used : 0;
+        size_t lru;
+        if (avail >= want || (lru = lru_unused(uc, NULL)) == SIZE_MAX)
+            return avail < want ? avail : want;
+        char *p = detach(uc, lru);
+        if (p)
+            gone[ng++] = p;
+    }
 }
 
 static void remove_all(char **gone)
@@ -160,8 +234,10 @@ void unpacked_cache_sweep(unpacked_cache *uc)
     remove_all(gone);
 }
 
-/* Fills a fresh temporary directory and renames it to `final`. */
-static int fill_entry(unpacked_cache *uc, const char *key, const char *final, unpacked_fill_fn fill, void *ctx)
+/* Fills a fresh temporary directory with at most `budget` bytes, measures
+ * it (*bytes) and renames it to `final`. */
+static int fill_entry(unpacked_cache *uc, const char *key, const char *final, unpacked_fill_fn fill, void *ctx,
+                      uint64_t budget, uint64_t *bytes)
 {
     char *tmp = NULL;
     pthread_mutex_lock(&uc->mu);
@@ -172,8 +248,13 @@ static int fill_entry(unpacked_cache *uc, const char *key, const char *final, un
     int rc = 0;
     if (mkdir(tmp, 0700) != 0)
         rc = fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    else if ((rc = fill(ctx, key, tmp)) == 0 && rename(tmp, final) != 0)
-        rc = fmugw_error_set(FMUGW_EIO, "cannot publish the unpacked FMU: %s", strerror(errno));
+    else if ((rc = fill(ctx, key, tmp, budget)) == 0 && (rc = disk_use(tmp, bytes)) == 0) {
+        if (*bytes > budget)
+            rc = fmugw_error_set(FMUGW_ETOOBIG, "the unpacked FMU takes %llu bytes, over its budget of %llu",
+                                 (unsigned long long)*bytes, (unsigned long long)budget);
+        else if (rename(tmp, final) != 0)
+            rc = fmugw_error_set(FMUGW_EIO, "cannot publish the unpacked FMU: %s", strerror(errno));
+    }
     if (rc != 0)
         fmugw_rmtree(tmp);
     free(tmp);
@@ -214,10 +295,22 @@ int unpacked_cache_acquire(unpacked_cache *uc, const char *blob_key, unpacked_fi
         final = NULL;
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
     }
+    uint64_t budget = 0;
+    char **room = rc == 0 ? calloc(uc->n + 1, sizeof *room) : NULL;
+    if (rc == 0 && room) {
+        uint64_t want = uc->max_bytes < UNPACKED_FILL_MAX ? uc->max_bytes : UNPACKED_FILL_MAX;
+        if ((budget = make_room(uc, want, room)) == 0)
+            rc = fmugw_error_set(FMUGW_ELIMIT,
+                                 "the unpacked-FMU cache is full: %llu of %llu bytes are in use by running jobs",
+                                 (unsigned long long)(uc->bytes + uc->reserved), (unsigned long long)uc->max_bytes);
+    } else if (rc == 0) {
+        rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+    }
     if (rc != 0) {
         pthread_mutex_unlock(&uc->mu);
         free(final);
         remove_all(gone);
+        remove_all(room);
         return rc;
     }
     e = &uc->e[uc->n++];
@@ -225,16 +318,24 @@ int unpacked_cache_acquire(unpacked_cache *uc, const char *blob_key, unpacked_fi
     snprintf(e->key, sizeof e->key, "%s", blob_key);
     e->path = final;
     e->refs = 1;
+    e->reserve = budget;
+    uc->reserved += budget;
     pthread_mutex_unlock(&uc->mu);
     remove_all(gone);
+    remove_all(room);
 
-    rc = fill_entry(uc, blob_key, final, fill, ctx);
+    uint64_t bytes = 0;
+    rc = fill_entry(uc, blob_key, final, fill, ctx, budget, &bytes);
 
     pthread_mutex_lock(&uc->mu);
     e = find(uc, blob_key); /* the table may have moved */
+    uc->reserved -= e->reserve;
+    e->reserve = 0;
     if (rc == 0) {
         e->ready = true;
         e->last_ms = mono_ms();
+        e->bytes = bytes;
+        uc->bytes += bytes;
         *path = e->path;
     } else {
         char msg[512];

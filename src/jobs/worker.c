@@ -1,8 +1,11 @@
 /*
  * worker.c - one worker thread of the job system: claims a runnable job
- * (atomic UPDATE ... WHERE status = 'queued' RETURNING): the oldest of the
- * accounts with the fewest running jobs, so one tenant's backlog does not
- * starve the others,
+ * (atomic UPDATE ... WHERE status = 'queued' RETURNING): of the accounts
+ * with the fewest running jobs, the higher tier's, then the oldest, so one
+ * tenant's backlog does not starve the others. Reserve workers
+ * (JOB_RESERVE_WORKERS, on top of the configured count) claim only the job
+ * of an account that runs nothing: a tenant holding every regular worker
+ * with long jobs cannot make another tenant's job wait for them,
  * takes the unpacked FMU from the cache (unpacked.h: decrypted and
  * extracted once per stored blob, shared read-only by the jobs running it),
  * writes the inputs CSV, builds the runner argv from the stored settings,
@@ -30,7 +33,6 @@
 #include "jobs/jobs_internal.h"
 #include "jobs/unpacked.h"
 
-#include "fmi/archive.h"
 #include "fmi/sim_args.h"
 #include "http/log.h"
 #include "ledger/ledger.h"
@@ -42,6 +44,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,7 @@ typedef struct {
 typedef struct {
     const job_system *js;
     claimed *job;
+    bool reserve; /* a reserve worker */
     bool got;
 } claim_tx;
 
@@ -83,16 +87,21 @@ static int claim_fn(db_conn *c, void *ctx)
     free(j->request);
     free(j->inputs);
     memset(j, 0, sizeof *j);
+    /* Regular workers: the account with the fewest running jobs first,
+     * then the higher tier, then the oldest job. Reserve workers: only an
+     * account running nothing ($4 = 1). */
     int rc = db_query(&st, c,
                       "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2 + timeout_ms + $3, "
                       "started_at = $2, updated_at = $2, attempts = attempts + 1 "
                       "WHERE id = (SELECT q.id FROM (SELECT j.id, j.created_at, j.max_concurrent, "
+                      "    CASE j.tier WHEN 'enterprise' THEN 0 WHEN 'pro' THEN 1 ELSE 2 END AS rank, "
                       "    (SELECT COUNT(*) FROM jobs r WHERE r.account_id = j.account_id AND r.status = 'running') AS n "
                       "    FROM jobs j WHERE j.status = 'queued') q "
-                      "  WHERE q.n < q.max_concurrent ORDER BY q.n, q.created_at, q.id LIMIT 1) AND status = 'queued' "
+                      "  WHERE q.n < q.max_concurrent AND ($4 = 0 OR q.n = 0) "
+                      "  ORDER BY q.n, q.rank, q.created_at, q.id LIMIT 1) AND status = 'queued' "
                       "RETURNING id, account_id, fmu_id, tier, request, inputs_csv, timeout_ms, memory_limit, fmu_size, "
                       "credits_reserved",
-                      "tii", t->js->owner, now, (int64_t)JOB_LEASE_GRACE_S * 1000);
+                      "tiii", t->js->owner, now, (int64_t)JOB_LEASE_GRACE_S * 1000, (int64_t)t->reserve);
     if (rc != 0 || (rc = db_step(st)) <= 0)
         goto out;
     snprintf(j->id, sizeof j->id, "%s", db_column_text(st, 0));
@@ -178,18 +187,65 @@ static int feed(void *ctx, const void *buf, size_t n)
     return crypto_open_update(((feed_ctx *)ctx)->open, buf, n);
 }
 
-/* unpacked_fill_fn: decrypts the FMU blob to <dir>/model.fmu, extracts it
- * to <dir>/fmu and removes the zip. */
-static int unpack_fmu(void *ctx, const char *blob_key, const char *dir)
+/* The fill of a job's unpacked FMU, and the CPU time it took (charged to
+ * the job that filled the cache; a job that finds the FMU unpacked pays
+ * nothing for it). */
+typedef struct {
+    job_system *js;
+    uint64_t cpu_ms;
+} unpack_ctx;
+
+static uint64_t thread_cpu_us(void)
 {
-    job_system *js = ctx;
-    char *zip = fmugw_path_join(dir, "model.fmu"), *fmu_dir = fmugw_path_join(dir, "fmu");
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* What the sandboxed unpacking (fmugw-validator --unpack) may use. */
+#define UNPACK_TIMEOUT_S 120.0
+#define UNPACK_CPU_S 60.0
+#define UNPACK_MEMORY ((uint64_t)1 << 30)
+#define UNPACK_LOG_LIMIT ((uint64_t)1 << 20)
+
+/* nftw over what the sandbox wrote: only directories and regular files
+ * with one link; no set-id or sticky bits and no group/other write
+ * (cleared), owner access kept so the tree can be read and removed. */
+static int tidy_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag != FTW_F && flag != FTW_D)
+        return 1;
+    if (S_ISREG(st->st_mode) ? st->st_nlink != 1 : !S_ISDIR(st->st_mode))
+        return 1;
+    mode_t mode = st->st_mode & 07777, want = (mode & 0755) | (S_ISDIR(st->st_mode) ? 0700 : 0600);
+    return want != mode && chmod(path, want) != 0 ? 1 : 0;
+}
+
+/* unpacked_fill_fn: decrypts the FMU blob to <dir>/in/model.fmu (here,
+ * metered by this thread's CPU clock), then fmugw-validator --unpack
+ * extracts it in the sandbox into <dir>/out (its /job/scratch; metered by
+ * the sandbox), within `max_bytes` for the zip and the files together.
+ * The tree is checked and tidied (tidy_visit), moved to <dir>/fmu, and
+ * the zip removed. The worker never parses the archive itself. */
+static int unpack_fmu_in(unpack_ctx *u, const char *blob_key, const char *dir, uint64_t max_bytes)
+{
+    job_system *js = u->js;
+    char *in = fmugw_path_join(dir, "in"), *out = fmugw_path_join(dir, "out");
+    char *zip = in ? fmugw_path_join(in, "model.fmu") : NULL, *fmu_dir = fmugw_path_join(dir, "fmu");
+    char *made = out ? fmugw_path_join(out, "fmu") : NULL, *validator = sandbox_default_validator();
     FILE *f = NULL;
     feed_ctx fc = { NULL };
     int rc = 0, fd = -1;
+    uint64_t t0 = thread_cpu_us();
 
-    if (!zip || !fmu_dir) {
+    if (!in || !out || !zip || !fmu_dir || !made || !validator) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (mkdir(in, 0700) != 0 || mkdir(out, 0700) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot prepare the unpacking: %s", strerror(errno));
         goto out;
     }
     if ((fd = open(zip, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
@@ -208,16 +264,79 @@ static int unpack_fmu(void *ctx, const char *blob_key, const char *dir)
         goto out;
     }
     f = NULL;
-    rc = fmi_archive_extract(zip, fmu_dir, NULL);
+    struct stat zst;
+    if (stat(zip, &zst) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot stat the FMU file: %s", strerror(errno));
+        goto out;
+    }
+    uint64_t zip_bytes = (uint64_t)zst.st_blocks * 512;
+    if (zip_bytes >= max_bytes) {
+        rc = fmugw_error_set(FMUGW_ETOOBIG, "no room to unpack the FMU: %llu bytes left in the unpacked-FMU cache",
+                             (unsigned long long)max_bytes);
+        goto out;
+    }
+    char max_text[32];
+    snprintf(max_text, sizeof max_text, "%llu", (unsigned long long)(max_bytes - zip_bytes));
+    char *argv[] = { "fmugw-validator", "--unpack", "/job/fmu/model.fmu", "/job/scratch/fmu", max_text, NULL };
+    sandbox_job sj = { 0 };
+    sj.runner = validator;
+    sj.fmu_dir = in;
+    sj.scratch_dir = out;
+    sj.args = argv;
+    sandbox_limits lim = SANDBOX_LIMITS_INIT;
+    lim.timeout_s = UNPACK_TIMEOUT_S;
+    lim.cpu_limit_s = UNPACK_CPU_S;
+    lim.memory_limit = UNPACK_MEMORY;
+    lim.output_limit = UNPACK_LOG_LIMIT;
+    lim.file_size_limit = max_bytes - zip_bytes;
+    sj.limits = lim;
+    sj.isolate = true;
+    sj.result_fd = -1;
+    sandbox_report sr;
+    u->cpu_ms += (thread_cpu_us() - t0 + 999) / 1000;
+    t0 = 0;
+    rc = sandbox_run(&sj, &sr);
+    u->cpu_ms += sr.cpu_user_ms + sr.cpu_system_ms;
+    if (rc != 0)
+        goto out;
+    if (sr.outcome != SANDBOX_FINISHED) {
+        rc = fmugw_error_set(sr.outcome == SANDBOX_FMU_ERROR ? FMUGW_EINVALID : FMUGW_ETOOBIG,
+                             "cannot unpack the FMU (%s): %s", sandbox_outcome_name(sr.outcome), sr.message);
+        goto out;
+    }
+    unlink(zip);
+    if (nftw(made, tidy_visit, 16, FTW_PHYS) != 0) {
+        rc = fmugw_error_set(FMUGW_EUNSAFE, "the unpacked FMU holds a link or a special file");
+        goto out;
+    }
+    if (rename(made, fmu_dir) != 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "cannot move the unpacked FMU: %s", strerror(errno));
+        goto out;
+    }
 out:
+    if (t0)
+        u->cpu_ms += (thread_cpu_us() - t0 + 999) / 1000;
     if (f)
         fclose(f);
     crypto_open_free(fc.open);
     if (zip)
         unlink(zip);
+    if (in)
+        rmdir(in);
+    if (out)
+        fmugw_rmtree(out);
+    free(in);
+    free(out);
     free(zip);
+    free(made);
     free(fmu_dir);
+    free(validator);
     return rc;
+}
+
+static int unpack_fmu(void *ctx, const char *blob_key, const char *dir, uint64_t max_bytes)
+{
+    return unpack_fmu_in(ctx, blob_key, dir, max_bytes);
 }
 
 static int write_text(const char *path, const char *text)
@@ -260,6 +379,7 @@ typedef struct {
     pricing_usage usage;
     const pricing_tier *tier;
     int64_t progress;        /* millionths, stored with the final state */
+    uint64_t unpack_cpu_ms;  /* unpacking the FMU for this job (0 on a cache hit): in cpu_ms and the charge */
 } finish_tx;
 
 static int finish_fn(db_conn *c, void *ctx)
@@ -273,7 +393,8 @@ static int finish_fn(db_conn *c, void *ctx)
                       "lease_owner = NULL, lease_expires_at = NULL, progress_ppm = $12 "
                       "WHERE id = $10 AND status = 'running' AND lease_owner = $11",
                       "ttt" "iiiii" "itt" "i", t->status, t->error_class, t->message,
-                      (int64_t)(r->cpu_user_ms + r->cpu_system_ms), (int64_t)r->wall_ms, (int64_t)r->peak_rss_kb,
+                      (int64_t)(r->cpu_user_ms + r->cpu_system_ms + t->unpack_cpu_ms), (int64_t)r->wall_ms,
+                      (int64_t)r->peak_rss_kb,
                       (int64_t)(t->blob_key ? t->size : r->output_bytes), (int64_t)r->rows, now, t->job->id,
                       t->js->owner, t->progress);
     if (rc != 0 || t->changed == 0)
@@ -291,9 +412,11 @@ static int finish_fn(db_conn *c, void *ctx)
         t->charge = t->tier ? pricing_job_cost(t->js->a->pricing, t->tier, &t->usage) : 0;
         char detail[512];
         snprintf(detail, sizeof detail,
-                 "{\"fmu_id\":\"%s\",\"job_id\":\"%s\",\"status\":\"%s\",\"cpu_ms\":%llu,\"wall_ms\":%llu,"
-                 "\"peak_rss_kb\":%llu,\"output_bytes\":%llu,\"rows\":%llu,\"reused\":false}",
-                 t->job->fmu_id, t->job->id, t->status, (unsigned long long)(r->cpu_user_ms + r->cpu_system_ms),
+                 "{\"fmu_id\":\"%s\",\"job_id\":\"%s\",\"status\":\"%s\",\"cpu_ms\":%llu,\"unpack_cpu_ms\":%llu,"
+                 "\"wall_ms\":%llu,\"peak_rss_kb\":%llu,\"output_bytes\":%llu,\"rows\":%llu,\"reused\":false}",
+                 t->job->fmu_id, t->job->id, t->status,
+                 (unsigned long long)(r->cpu_user_ms + r->cpu_system_ms + t->unpack_cpu_ms),
+                 (unsigned long long)t->unpack_cpu_ms,
                  (unsigned long long)r->wall_ms, (unsigned long long)r->peak_rss_kb,
                  (unsigned long long)r->output_bytes, (unsigned long long)r->rows);
         rc = ledger_settle_detail(c, t->job->id, t->charge, detail);
@@ -483,6 +606,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     char blob_key[BLOB_KEY_SIZE] = "", sha_hex[65] = "";
     bool stored = false, charge_platform = false;
     const char *held_blob = NULL, *unpacked = NULL; /* the unpacked FMU held in js->unpacked */
+    unpack_ctx uctx = { js, 0 }; /* the unpack's CPU time, charged with the job's */
     int rc;
 
     memset(&rep, 0, sizeof rep);
@@ -533,7 +657,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         rc = fmugw_error_set(FMUGW_ENOTFOUND, "the FMU was deleted before the job ran");
         goto platform;
     }
-    if ((rc = unpacked_cache_acquire(js->unpacked, fmu->blob_key, unpack_fmu, js, &unpacked)) != 0)
+    if ((rc = unpacked_cache_acquire(js->unpacked, fmu->blob_key, unpack_fmu, &uctx, &unpacked)) != 0)
         goto platform;
     held_blob = fmu->blob_key;
     if (!(fmu_dir = fmugw_path_join(unpacked, "fmu"))) {
@@ -595,7 +719,10 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.scratch_dir = scratch;
     sj.args = argv;
     sandbox_limits lim = SANDBOX_LIMITS_INIT;
-    lim.timeout_s = (double)job->timeout_ms / 1000.0;
+    /* the limits as validated, stored and priced (request.c); a row
+     * without a deadline gets the least one rather than the sandbox's
+     * default */
+    lim.timeout_s = (double)(job->timeout_ms > 0 ? job->timeout_ms : 1) / 1000.0;
     lim.cpu_limit_s = cpu_limit > 0 && cpu_limit < lim.timeout_s ? cpu_limit : lim.timeout_s;
     if (job->memory_limit > 0)
         lim.memory_limit = (uint64_t)job->memory_limit;
@@ -603,7 +730,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.limits = lim;
     sj.isolate = true;
     sj.result_fd = sv[1];
-    sj.result_json = !strcmp(format, "json");
+    sj.result_form = !strcmp(format, "json") ? SANDBOX_RESULT_JSON : SANDBOX_RESULT_CSV;
     sj.cancel = &slot->cancel_flag;
     progress_ctx pctx = { js, slot };
     sj.on_progress = on_progress;
@@ -634,12 +761,13 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     rep.peak_rss_kb += rep.scratch_peak_kb;
 
     pricing_usage u = { .fmu_bytes = (uint64_t)job->fmu_size, .stop_minus_start = job->span,
-                        .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms, .wall_ms = rep.wall_ms,
+                        .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms + uctx.cpu_ms, .wall_ms = rep.wall_ms,
                         .peak_rss_kb = rep.peak_rss_kb, .output_bytes = rep.output_bytes };
     const pricing_tier *tier = pricing_tier_get(a->pricing, job->tier);
     if (!tier)
         tier = pricing_tier_get(a->pricing, "free");
     ft.usage = u;
+    ft.unpack_cpu_ms = uctx.cpu_ms;
     ft.tier = tier;
     char msg[1100];
 
@@ -755,9 +883,17 @@ void *job__worker_main(void *arg)
         pthread_mutex_unlock(&js->mu);
         if (stop)
             break;
+        /* A reserve worker claims only while every regular worker is busy:
+         * an idle system's jobs go to the regular workers first. */
+        bool reserve = wa->index >= js->n_workers - js->n_reserve;
+        pthread_mutex_lock(&js->mu);
+        bool skip = reserve && js->n_busy_regular < js->n_workers - js->n_reserve;
+        pthread_mutex_unlock(&js->mu);
         db_conn *c = NULL;
-        claim_tx t = { js, &job, false };
-        int rc = db_pool_acquire(&c, js->db);
+        claim_tx t = { js, &job, reserve, false };
+        int rc = skip ? 0 : db_pool_acquire(&c, js->db);
+        if (skip)
+            goto idle;
         if (rc == 0) {
             rc = db_transact(c, claim_fn, &t);
             db_pool_release(js->db, c);
@@ -765,9 +901,19 @@ void *job__worker_main(void *arg)
         if (rc != 0)
             fmugw_log_json(FMUGW_LOG_ERROR, "job claim failed", json_pack("{s:s}", "error", fmugw_error_last()));
         if (rc == 0 && t.got) {
+            pthread_mutex_lock(&js->mu);
+            if (!reserve)
+                js->n_busy_regular++;
+            pthread_mutex_unlock(&js->mu);
             run_job(js, slot, &job);
+            pthread_mutex_lock(&js->mu);
+            if (!reserve)
+                js->n_busy_regular--;
+            pthread_cond_broadcast(&js->work);
+            pthread_mutex_unlock(&js->mu);
             continue;
         }
+    idle:
         /* Nothing runnable: wait for a submit or a finished job in this
          * process, or poll again after a second (other processes). */
         pthread_mutex_lock(&js->mu);

@@ -357,6 +357,69 @@ int ledger_release(db_conn *c, const char *job_id)
     return db_transact(c, close_tx, &x);
 }
 
+/* ---- storage ------------------------------------------------------------- */
+
+typedef struct {
+    const char *account_id;
+    const char *day;
+    int64_t amount;
+    bool allow_overage;
+    const char *detail;
+    int64_t charged, overage;
+} storage_ctx;
+
+static int storage_tx(db_conn *c, void *p)
+{
+    storage_ctx *x = p;
+    char key[KEY_MAX], avail[BOOK_MAX], over[BOOK_MAX];
+    int64_t have = 0, at = now_ms();
+    int rc;
+
+    x->charged = x->overage = 0;
+    if (!x->day || strlen(x->day) != 10 || strlen(x->account_id ? x->account_id : "") > 64)
+        return fmugw_error_set(FMUGW_EINVALID, "bad storage charge day or account");
+    snprintf(key, sizeof key, "storage:%s:%s", x->account_id, x->day);
+    if ((rc = book_name(avail, x->account_id, "available")) != 0 || (rc = book_name(over, x->account_id, "overage")) != 0)
+        return rc;
+    if ((rc = exists1(c, "SELECT 1 FROM ledger_ops WHERE op_key = $1", key)) != 0)
+        return rc == 1 ? fmugw_error_set(FMUGW_EEXISTS, "storage already charged for %s", x->day) : rc;
+    if ((rc = book_balance(c, avail, &have)) != 0)
+        return rc;
+    if (have < 0)
+        have = 0;
+    int64_t from_avail = x->amount <= have ? x->amount : have;
+    int64_t from_over = x->allow_overage ? x->amount - from_avail : 0;
+    if (from_avail + from_over == 0)
+        return 0;
+    rc = op_insert(c, key, "storage", x->account_id, NULL, NULL, at, from_avail + from_over, from_over, x->detail);
+    if (rc == FMUGW_EINVALID)
+        rc = fmugw_error_set(FMUGW_EINVALID, "no such account");
+    if (rc == 0) {
+        legs l = {c, key, x->account_id, NULL, at, 0, 0};
+        if ((rc = leg_add(&l, "storage", avail, "system:revenue", from_avail, x->detail)) == 0)
+            rc = leg_add(&l, "storage", over, "system:revenue", from_over, x->detail);
+    }
+    if (rc == 0) {
+        x->charged = from_avail + from_over;
+        x->overage = from_over;
+    }
+    return rc;
+}
+
+int ledger_storage_charge(db_conn *c, const char *account_id, const char *day, int64_t amount, bool allow_overage,
+                          const char *detail, int64_t *charged, int64_t *overage)
+{
+    storage_ctx x = {account_id, day, amount, allow_overage, detail, 0, 0};
+    if (amount <= 0)
+        return fmugw_error_set(FMUGW_EINVALID, "a ledger amount must be positive");
+    int rc = db_transact(c, storage_tx, &x);
+    if (charged)
+        *charged = rc == 0 ? x.charged : 0;
+    if (overage)
+        *overage = rc == 0 ? x.overage : 0;
+    return rc;
+}
+
 /* ---- reads --------------------------------------------------------------- */
 
 int ledger_job_amounts(db_conn *c, const char *job_id, int64_t *reserved, int64_t *charged)
@@ -691,7 +754,7 @@ int ledger_usage_total(db_conn *c, const char *account_id, int64_t from_ms, int6
     *overage = 0;
     int rc = db_query(&st, c,
                       "SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(overage), 0) FROM ledger_ops"
-                      " WHERE account_id = $1 AND kind = 'settle' AND at >= $2 AND at < $3",
+                      " WHERE account_id = $1 AND kind IN ('settle', 'storage') AND at >= $2 AND at < $3",
                       "tii", account_id, from_ms, to_ms);
     if (rc == 0 && (rc = db_step(st)) == 1) {
         *charged = db_column_int64(st, 0);

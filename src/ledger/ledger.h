@@ -11,7 +11,7 @@
  *                                 available runs out (goes negative; billed
  *                                 at the tier's overage rate)
  *   system:grants                 source of every granted credit (negative)
- *   system:revenue                destination of every charge
+ *   system:revenue                destination of every charge (jobs and storage)
  *
  * Every movement is one immutable entry: (seq, at, debit account, credit
  * account, amount > 0, kind, job id, idempotency key, detail). Entries are
@@ -88,7 +88,8 @@ typedef struct {
     int64_t seq;
     int64_t at_ms;
     char *kind;    /* grant, adjust, reserve, overage (reserve drawn from the
-                      credit line), settle (charge), release (returned) */
+                      credit line), settle (charge), release (returned),
+                      storage (stored FMUs and results) */
     char *debit;
     char *credit;
     int64_t amount;
@@ -134,8 +135,19 @@ void ledger_cycle(int64_t created_ms, int64_t now_ms, int64_t *start_ms, int64_t
  *  FMUGW_EEXISTS when that cycle was already granted. */
 int ledger_grant_cycle(db_conn *c, const char *account_id, int64_t created_ms, int64_t monthly, int64_t now_ms);
 
-/** Credits charged (settled) to an account in [from_ms, to_ms), and the
- *  part of them drawn from the overage line. */
+/** Charges `amount` (> 0) millicredits of storage for `account_id`
+ *  (kind "storage", key "storage:<account>:<day>", day "YYYY-MM-DD"):
+ *  available -> system:revenue for what available covers, and, with
+ *  `allow_overage`, overage -> system:revenue for the rest. Without it
+ *  the charge is capped at available (never negative). *charged and
+ *  *overage get what was charged (0 and no entry when nothing could be).
+ *  FMUGW_EEXISTS if that account and day were already charged. Joins an
+ *  outer transaction. */
+int ledger_storage_charge(db_conn *c, const char *account_id, const char *day, int64_t amount, bool allow_overage,
+                          const char *detail, int64_t *charged, int64_t *overage);
+
+/** Credits charged to an account in [from_ms, to_ms) (job settlements
+ *  and storage), and the part of them drawn from the overage line. */
 int ledger_usage_total(db_conn *c, const char *account_id, int64_t from_ms, int64_t to_ms, int64_t *charged,
                        int64_t *overage);
 

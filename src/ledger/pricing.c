@@ -159,7 +159,8 @@ static int load_tier(pricing_tier *t, json_t *o, size_t idx)
     static const char *const tier_keys[] = {"name",          "price_usd",   "monthly_credits", "overage_usd_per_credit",
                                             "hard_limit",    "limits",      "bulk_discount",   NULL};
     static const char *const limit_keys[] = {"rate_per_s",     "burst",        "max_concurrent_jobs", "max_job_seconds",
-                                             "max_memory_mib", "max_fmu_mib", "retention_days",      NULL};
+                                             "max_memory_mib", "max_fmu_mib", "retention_days",      "max_api_keys",
+                                             NULL};
     static const char *const bulk_keys[] = {"percent", "threshold_credits", NULL};
     char where[64];
     int64_t v;
@@ -229,6 +230,11 @@ static int load_tier(pricing_tier *t, json_t *o, size_t idx)
     if (v < 1 || v > 3650)
         return bad(lwhere, "retention_days", "must be 1-3650");
     t->retention_days = (unsigned)v;
+    if ((rc = get_scaled(&v, lim, lwhere, "max_api_keys", 1.0, true, 0)) != 0)
+        return rc;
+    if (v < 1 || v > 10000)
+        return bad(lwhere, "max_api_keys", "must be 1-10000");
+    t->max_api_keys = (unsigned)v;
 
     json_t *bulk = json_object_get(o, "bulk_discount");
     if (bulk) {
@@ -442,6 +448,14 @@ int64_t pricing_job_cost(const pricing *p, const pricing_tier *t, const pricing_
 int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes, double stop_minus_start,
                                double timeout_s, uint64_t memory_bytes, bool premium, int64_t cycle_usage)
 {
+    return pricing_job_worst_case_cpu(p, t, fmu_bytes, stop_minus_start, timeout_s, NAN, memory_bytes, premium,
+                                      cycle_usage);
+}
+
+int64_t pricing_job_worst_case_cpu(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes,
+                                   double stop_minus_start, double timeout_s, double cpu_s, uint64_t memory_bytes,
+                                   bool premium, int64_t cycle_usage)
+{
     double secs = t ? t->max_job_seconds : 3600.0;
     if (timeout_s > 0 && timeout_s < secs)
         secs = timeout_s;
@@ -449,9 +463,13 @@ int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t
     if (memory_bytes > 0 && (mem == 0 || memory_bytes < mem))
         mem = memory_bytes;
     uint64_t ms = (uint64_t)ceil(secs * 1000.0);
+    /* CPU: what the sandbox can let through (several threads can use more
+     * CPU than wall time), never less than the wall time */
+    uint64_t cpu_ms = isfinite(cpu_s) && cpu_s * 1000.0 > (double)ms && cpu_s < 1e12 ? (uint64_t)ceil(cpu_s * 1000.0)
+                                                                                       : ms;
     pricing_usage u = {.fmu_bytes = fmu_bytes,
                        .stop_minus_start = stop_minus_start,
-                       .cpu_ms = ms,
+                       .cpu_ms = cpu_ms,
                        .wall_ms = ms,
                        .peak_rss_kb = (mem + 1023) / 1024,
                        .premium = premium,
@@ -467,6 +485,13 @@ int64_t pricing_storage_cost(const pricing *p, uint64_t bytes, double days)
     u128 num = (u128)bytes * (u128)p->storage_rate * ms;
     u128 den = (u128)KIB_PER_GIB * 1024u * 86400000u;
     return ceil_div(num, den);
+}
+
+int64_t pricing_storage_micro(const pricing *p, pricing_byte_ms byte_ms)
+{
+    u128 den = (u128)KIB_PER_GIB * 1024u * 86400000u;
+    u128 micro = byte_ms * (u128)p->storage_rate * 1000000u / den;
+    return micro > (u128)INT64_MAX ? INT64_MAX : (int64_t)micro;
 }
 
 int64_t pricing_reuse_cost(const pricing *p)

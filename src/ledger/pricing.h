@@ -35,18 +35,21 @@ typedef struct {
     int64_t list_overage_usd_micro_per_credit; /* the published rate, also for a
                                   hard-limited tier (prices what an upgrade
                                   would cost; -1 if none) */
-    double rate_per_s;           /* API requests per second per key */
+    double rate_per_s;           /* API requests per second per account (all its keys) */
     double burst;
     unsigned max_concurrent_jobs;
     double max_job_seconds;      /* wall-clock cap of one job */
     uint64_t max_memory_bytes;   /* sandbox memory limit of one job */
     uint64_t max_fmu_bytes;
     unsigned retention_days;     /* results kept this long */
+    unsigned max_api_keys;       /* API keys an account may hold that are not revoked */
     double bulk_discount_percent;
     int64_t bulk_threshold;      /* millicredits used this cycle before the discount applies */
 } pricing_tier;
 
 typedef struct pricing pricing;
+
+__extension__ typedef unsigned __int128 pricing_byte_ms; /* bytes x milliseconds */
 
 /** What the sandbox metered (sandbox_report) plus what the request was. */
 typedef struct {
@@ -76,8 +79,20 @@ int64_t pricing_job_cost(const pricing *p, const pricing_tier *t, const pricing_
 int64_t pricing_job_worst_case(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes, double stop_minus_start,
                                double timeout_s, uint64_t memory_bytes, bool premium, int64_t cycle_usage);
 
+/** The same with the CPU time the sandbox allows at most given apart
+ *  (`cpu_s`, e.g. the hard RLIMIT_CPU): the reservation uses the larger of
+ *  it and the wall time as CPU. NAN: the wall time. */
+int64_t pricing_job_worst_case_cpu(const pricing *p, const pricing_tier *t, uint64_t fmu_bytes,
+                                   double stop_minus_start, double timeout_s, double cpu_s, uint64_t memory_bytes,
+                                   bool premium, int64_t cycle_usage);
 /** Storage cost in millicredits of `bytes` kept for `days`. */
 int64_t pricing_storage_cost(const pricing *p, uint64_t bytes, double days);
+
+/** Exact storage cost of `byte_ms` (bytes x milliseconds kept) in
+ *  micro-millicredits (1e-6 millicredit), rounded down: the accrual sums
+ *  these and rounds up to whole millicredits once over the sum, so a
+ *  small account is never charged a millicredit a day for a fraction. */
+int64_t pricing_storage_micro(const pricing *p, pricing_byte_ms byte_ms);
 
 /** Cost of a reused result (identical request served from storage), in
  *  millicredits. */

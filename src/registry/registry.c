@@ -1,17 +1,17 @@
 /*
  * registry.c - the FMU registry pipeline (see registry.h): streamed
  * upload -> SHA-256 + seal -> blob writer (written once, adopted by the
- * blob store on commit), declaration checks, validation read from the
- * sealed blob in place, the model summary, the public sample import, the JSON
+ * blob store on commit), declaration checks, validation by fmugw-validator
+ * in the sandbox (its answer read back under a cap), the public sample import, the JSON
  * representation of an FMU, and the rejected-upload abuse counter. No HTTP
  * here: src/http/fmu.c maps these results to routes and problems.
  */
 #include "registry/registry.h"
 
-#include "fmi/archive.h"
-#include "fmi/fmu.h"
-#include "fmi/validate.h"
 #include "http/log.h"
+#include "registry/evaluate.h"
+#include "registry/summary_pages.h"
+#include "sandbox/sandbox.h"
 #include "store/api_keys.h"
 #include "store/audit.h"
 #include "util/error.h"
@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,185 +166,86 @@ out:
     return rc;
 }
 
-/* Random access to the plaintext of a stored blob: a crypto_reader over a
- * blob_reader. `err` keeps the first read error, so that a failing store
- * or a blob that fails authentication is told apart from a bad archive
- * (libzip reports both as a read error). */
-typedef struct {
-    blob_reader *br;
-    crypto_reader *cr;
-    int err;
-    char msg[256];
-} sealed_source;
+/* ---- validation, in the sandbox ------------------------------------------ */
 
-static int blob_read_at(void *ctx, uint64_t off, void *buf, size_t len, size_t *out_n)
-{
-    return blob_reader_read_at(out_n, ctx, off, buf, len);
-}
+/* What fmugw-validator may use: the archive is untrusted, so its parse
+ * runs under the sandbox's limits, and what it may take is bounded here.
+ * Its /tmp (the tmpfs scratch) holds modelDescription.xml and binaries/. */
+#define VALIDATE_TIMEOUT_S 60.0
+#define VALIDATE_CPU_S 30.0
+#define VALIDATE_MEMORY ((uint64_t)1 << 30)
+#define VALIDATE_SCRATCH ((uint64_t)512 << 20)
+#define VALIDATE_OUTPUT ((uint64_t)REGISTRY_ANSWER_MAX + ((uint64_t)1 << 20))
 
-static int plain_read_at(void *ctx, uint64_t off, void *buf, size_t len, size_t *out_n)
+/* Reads the validator's answer (at most REGISTRY_ANSWER_MAX bytes) from
+ * the start of `fd` and checks its shape; NULL with a reason in `why`
+ * when it is not an answer. */
+static json_t *read_answer(int fd, char *why, size_t why_size)
 {
-    sealed_source *s = ctx;
-    int rc = crypto_reader_pread(s->cr, off, buf, len, out_n);
-    if (rc != 0 && s->err == 0) {
-        s->err = rc;
-        snprintf(s->msg, sizeof s->msg, "%s", fmugw_error_last());
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        snprintf(why, why_size, "the validator gave no answer");
+        return NULL;
     }
-    return rc;
-}
-
-static int sealed_source_open(sealed_source *s, app *a, const char *blob_key)
-{
-    uint64_t size = 0;
-    int rc;
-    memset(s, 0, sizeof *s);
-    if ((rc = blob_reader_open(&s->br, a->blobs, blob_key)) != 0 || (rc = blob_reader_size(&size, s->br)) != 0 ||
-        (rc = crypto_reader_open(&s->cr, a->master_keys, size, blob_read_at, s->br)) != 0)
-        return rc;
-    return 0;
-}
-
-static void sealed_source_close(sealed_source *s)
-{
-    crypto_reader_free(s->cr);
-    blob_reader_close(s->br);
-}
-
-/* ---- validation and summary -------------------------------------------- */
-
-static const char *const fatal_rules[] = {
-    "archive", "model-description-missing", "model-description-parse", "fmi-version",
-    "interface-required", "model-identifier-invalid", "binary-invalid", "binary-function-missing",
-};
-
-static bool rule_is_fatal(const char *rule)
-{
-    for (size_t i = 0; i < sizeof fatal_rules / sizeof fatal_rules[0]; i++)
-        if (strcmp(fatal_rules[i], rule) == 0)
-            return true;
-    return false;
-}
-
-/* Distinct binaries the model's declared interfaces need (one per model
- * identifier): if `binary-missing` is reported for all of them, no
- * interface can run. */
-static size_t distinct_binaries(const fmi_model *m)
-{
-    const char *ids[3];
-    size_t n = 0;
-    for (int i = 0; i < 3; i++) {
-        const char *id = m->interfaces[i].present ? m->interfaces[i].model_identifier : NULL;
-        if (id == NULL || id[0] == '\0')
+    if ((uint64_t)st.st_size > REGISTRY_ANSWER_MAX) {
+        snprintf(why, why_size, "the validator's answer is over %zu bytes", REGISTRY_ANSWER_MAX);
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size, got = 0;
+    char *buf = malloc(len);
+    while (buf && got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
             continue;
-        bool seen = false;
-        for (size_t j = 0; j < n; j++)
-            seen |= strcmp(ids[j], id) == 0;
-        if (!seen)
-            ids[n++] = id;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
     }
-    return n;
-}
-
-static json_t *jstr_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The binaries/<platform> directories of an extracted FMU, sorted. */
-static json_t *platforms_json(const char *dir)
-{
-    json_t *arr = json_array();
-    char *bin = fmugw_path_join(dir, "binaries");
-    char *names[256];
-    size_t n = 0;
-    DIR *d = bin ? opendir(bin) : NULL;
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL && n < 256) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = fmugw_path_join(bin, e->d_name);
-        struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            names[n++] = strdup(e->d_name);
-        free(p);
+    json_error_t e;
+    json_t *j = buf && got == len ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e) : NULL;
+    free(buf);
+    json_t *sum = json_object_get(j, "summary"), *rep = json_object_get(j, "report");
+    if (!json_is_object(j) || !json_is_boolean(json_object_get(j, "ready")) ||
+        !json_is_array(json_object_get(j, "fatal")) || !(json_is_object(sum) || json_is_null(sum)) ||
+        !json_is_object(rep)) {
+        snprintf(why, why_size, "the validator's answer is malformed");
+        json_decref(j);
+        return NULL;
     }
-    if (d)
-        closedir(d);
-    qsort(names, n, sizeof names[0], cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (names[i])
-            json_array_append_new(arr, json_string(names[i]));
-        free(names[i]);
+    size_t k;
+    json_t *r, *fatal = json_object_get(j, "fatal");
+    bool ok = json_array_size(fatal) <= 64;
+    json_array_foreach(fatal, k, r) ok &= json_is_string(r) && json_string_length(r) > 0 &&
+                                         json_string_length(r) <= 64;
+    if (!ok) {
+        snprintf(why, why_size, "the validator's answer is malformed");
+        json_decref(j);
+        return NULL;
     }
-    free(bin);
-    return arr;
-}
-
-static json_t *summary_json(const fmi_fmu *fmu)
-{
-    const fmi_model *m = fmu->model;
-    json_t *s = json_object(), *ifaces = json_array(), *vars = json_array(), *de = json_object();
-    size_t n_in = 0, n_out = 0, n_par = 0;
-
-    for (int i = 0; i < 3; i++)
-        if (m->interfaces[i].present)
-            json_array_append_new(ifaces, json_string(fmi_interface_name((fmi_interface)i)));
-    if (m->default_experiment.has_start_time)
-        json_object_set_new(de, "start_time", json_real(m->default_experiment.start_time));
-    if (m->default_experiment.has_stop_time)
-        json_object_set_new(de, "stop_time", json_real(m->default_experiment.stop_time));
-    if (m->default_experiment.has_tolerance)
-        json_object_set_new(de, "tolerance", json_real(m->default_experiment.tolerance));
-    if (m->default_experiment.has_step_size)
-        json_object_set_new(de, "step_size", json_real(m->default_experiment.step_size));
-    for (size_t i = 0; i < m->n_variables; i++) {
-        const fmi_variable *v = &m->variables[i];
-        n_in += v->causality == FMI_CAUSALITY_INPUT;
-        n_out += v->causality == FMI_CAUSALITY_OUTPUT;
-        n_par += v->causality == FMI_CAUSALITY_PARAMETER || v->causality == FMI_CAUSALITY_STRUCTURAL_PARAMETER;
-        json_array_append_new(vars, json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "name", v->name ? v->name : "",
-                                              "type", fmi_type_name(m->version, v->type), "causality",
-                                              fmi_causality_name(v->causality), "variability",
-                                              fmi_variability_name(v->variability), "start",
-                                              jstr_or_null(v->start), "unit", jstr_or_null(v->unit),
-                                              "description", jstr_or_null(v->description)));
-    }
-    size_t n_events = m->version == FMI_VERSION_2 ? m->number_of_event_indicators : m->n_event_indicators;
-    json_object_set_new(s, "fmi_version", json_string(m->fmi_version ? m->fmi_version : ""));
-    json_object_set_new(s, "model_name", json_string(m->model_name ? m->model_name : ""));
-    json_object_set_new(s, "instantiation_token", json_string(m->instantiation_token ? m->instantiation_token : ""));
-    json_object_set_new(s, "generation_tool", jstr_or_null(m->generation_tool));
-    json_object_set_new(s, "description", jstr_or_null(m->description));
-    json_object_set_new(s, "interfaces", ifaces);
-    json_object_set_new(s, "platforms", platforms_json(fmu->dir));
-    json_object_set_new(s, "default_experiment", de);
-    json_object_set_new(s, "variables", vars);
-    json_object_set_new(s, "counts",
-                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "variables", (json_int_t)m->n_variables, "inputs",
-                                  (json_int_t)n_in, "outputs", (json_int_t)n_out, "parameters", (json_int_t)n_par,
-                                  "continuous_states", (json_int_t)m->n_derivatives, "event_indicators",
-                                  (json_int_t)n_events));
-    return s;
+    /* ready only as the rest of the answer allows: no fatal rule, a
+     * summary; the report says the same */
+    bool ready = json_is_true(json_object_get(j, "ready")) && json_array_size(fatal) == 0 && json_is_object(sum);
+    json_object_set_new(j, "ready", json_boolean(ready));
+    json_object_set_new(rep, "valid", json_boolean(ready));
+    return j;
 }
 
 /* Validates a stored blob without touching the database: *summary and
  * *report are malloc'd JSON texts (summary NULL when the model cannot be
- * read), *rules the comma-separated fatal rules ("" if none). */
+ * read), *rules the comma-separated fatal rules ("" if none). The blob is
+ * decrypted into a private temporary directory (its only copy in
+ * plaintext, removed before returning) that is the sandbox's read-only
+ * /job/fmu; fmugw-validator (evaluate.h) parses it there and writes its
+ * answer to a memfd. A validator stopped by its limits (time, CPU,
+ * memory, output, a forbidden system call, a crash) rejects the FMU with
+ * rule validation-aborted; a sandbox that cannot start is an error (the
+ * FMU stays validating). */
 static int evaluate(bool *ready, char **summary, char **report, char **rules, app *a, const char *blob_key)
 {
-    char *dir = NULL, *unpack = NULL;
-    sealed_source src;
-    bool src_open = false;
-    fmi_report *rep = NULL;
-    fmi_fmu *fmu = NULL;
-    json_t *problems = json_array(), *fatal = json_array(), *rj = NULL, *sj = NULL;
-    size_t missing = 0;
-    int rc;
+    char *dir = NULL, *path = NULL, *validator = NULL, why[1200] = "";
+    json_t *ans = NULL;
+    FILE *f = NULL;
+    int res = -1, rc;
 
     *ready = false;
     *summary = *report = *rules = NULL;
@@ -358,106 +260,96 @@ static int evaluate(bool *ready, char **summary, char **report, char **rules, ap
         dir = NULL;
         goto out;
     }
-    if ((unpack = fmugw_path_join(dir, "fmu")) == NULL) {
+    if ((path = fmugw_path_join(dir, "model.fmu")) == NULL || (validator = sandbox_default_validator()) == NULL) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
-    src_open = true;
-    if ((rc = sealed_source_open(&src, a, blob_key)) != 0)
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        rc = fmugw_error_set(FMUGW_EIO, "cannot create the validation copy: %s", strerror(errno));
         goto out;
-    if ((rep = calloc(1, sizeof *rep)) == NULL) {
+    }
+    if ((rc = registry_blob_decrypt(a, blob_key, f)) != 0)
+        goto out;
+    if (fclose(f) != 0) {
+        f = NULL;
+        rc = fmugw_error_set(FMUGW_EIO, "cannot write the validation copy: %s", strerror(errno));
+        goto out;
+    }
+    f = NULL;
+    if ((res = memfd_create("fmugw-validation", MFD_CLOEXEC)) < 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "memfd_create: %s", strerror(errno));
+        goto out;
+    }
+    char *argv[] = { "fmugw-validator", "/job/fmu/model.fmu", NULL };
+    sandbox_job sj = { 0 };
+    sj.runner = validator;
+    sj.fmu_dir = dir;
+    sj.args = argv;
+    sandbox_limits lim = SANDBOX_LIMITS_INIT;
+    lim.timeout_s = VALIDATE_TIMEOUT_S;
+    lim.cpu_limit_s = VALIDATE_CPU_S;
+    lim.memory_limit = VALIDATE_MEMORY;
+    lim.output_limit = VALIDATE_OUTPUT;
+    lim.file_size_limit = VALIDATE_SCRATCH;
+    sj.limits = lim;
+    sj.isolate = true;
+    sj.result_fd = res;
+    sandbox_report sr;
+    if ((rc = sandbox_run(&sj, &sr)) != 0)
+        goto out;
+    if (sr.outcome == SANDBOX_PLATFORM_ERROR) {
+        rc = fmugw_error_set(FMUGW_ERROR, "validation sandbox: %s", sr.message);
+        goto out;
+    }
+    if (sr.outcome == SANDBOX_FINISHED)
+        ans = read_answer(res, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "validation stopped (%s): %s", sandbox_outcome_name(sr.outcome), sr.message);
+    if (!ans && !(ans = registry_evaluate_rejection("validation-aborted", why))) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
-    /* Validation reads the sealed blob in place: the central directory and
-     * every entry's header are checked, and only modelDescription.xml and
-     * binaries/ are decrypted and written (not the resources, which may be
-     * most of the FMU). One unpacking serves the validation and the
-     * summary. */
-    fmi_archive_source as = { plain_read_at, &src, crypto_reader_size(src.cr), "model.fmu" };
-    rc = fmi_archive_extract_source(&as, unpack, NULL, fmi_validate_needs_entry, NULL);
-    if (src.err != 0) { /* the store or the blob failed, not the archive */
-        rc = fmugw_error_set(src.err, "%s", src.msg);
-        goto out;
-    }
-    if (rc == FMUGW_ENOMEM)
-        goto out;
-    if (rc != 0) {
-        if ((rc = fmi_report_add(rep, "archive", "model.fmu", "%s", fmugw_error_last())) != 0)
-            goto out;
-    } else if (fmi_fmu_open_dir(&fmu, unpack) == 0) {
-        if ((rc = fmi_validate_model(rep, fmu->model, fmu->dir)) == FMUGW_ENOMEM)
-            goto out;
-        rc = 0;
-        sj = summary_json(fmu);
-    } else {
-        char why[256];
-        snprintf(why, sizeof why, "%s", fmugw_error_last());
-        if ((rc = fmi_validate_unpacked(rep, unpack)) != 0)
-            goto out;
-        if (rep->n_problems == 0)
-            fmi_report_add(rep, "model-description-parse", "modelDescription.xml", "%s", why);
-    }
-    for (size_t i = 0; i < rep->n_problems; i++)
-        missing += strcmp(rep->problems[i].rule, "binary-missing") == 0;
-    /* binary-missing is fatal only when every declared interface lacks its
-     * binary */
-    bool all_missing = fmu && missing > 0 && missing >= distinct_binaries(fmu->model);
-    bool any_fatal = sj == NULL;
-    for (size_t i = 0; i < rep->n_problems; i++) {
-        const fmi_problem *p = &rep->problems[i];
-        bool is_fatal = rule_is_fatal(p->rule) || (all_missing && strcmp(p->rule, "binary-missing") == 0);
-        if (is_fatal) {
-            bool seen = false;
-            size_t k;
-            json_t *r;
-            json_array_foreach(fatal, k, r) seen |= strcmp(json_string_value(r), p->rule) == 0;
-            if (!seen)
-                json_array_append_new(fatal, json_string(p->rule));
-        }
-        any_fatal |= is_fatal;
-        json_array_append_new(problems, json_pack("{s:s,s:s,s:s,s:s}", "rule", p->rule, "where",
-                                                  p->where ? p->where : "", "message", p->message ? p->message : "",
-                                                  "severity", is_fatal ? "error" : "warning"));
-    }
-    *ready = !any_fatal;
-    rj = json_pack("{s:b,s:O,s:O}", "valid", *ready, "fatal", fatal, "problems", problems);
-    *report = rj ? json_dumps(rj, JSON_COMPACT) : NULL;
-    *summary = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+    *ready = json_is_true(json_object_get(ans, "ready"));
+    json_t *sum = json_object_get(ans, "summary");
+    *report = json_dumps(json_object_get(ans, "report"), JSON_COMPACT);
+    *summary = json_is_object(sum) ? json_dumps(sum, JSON_COMPACT) : NULL;
     size_t len = 1, k;
     json_t *r;
-    json_array_foreach(fatal, k, r) len += strlen(json_string_value(r)) + 1;
-    *rules = calloc(1, len);
-    json_array_foreach(fatal, k, r)
-    {
-        if (k > 0)
-            strcat(*rules, ",");
-        strcat(*rules, json_string_value(r));
-    }
-    if (*report == NULL || *rules == NULL || (sj && *summary == NULL)) {
+    json_array_foreach(json_object_get(ans, "fatal"), k, r) len += strlen(json_string_value(r)) + 1;
+    if ((*rules = calloc(1, len)) != NULL)
+        json_array_foreach(json_object_get(ans, "fatal"), k, r)
+        {
+            if (k > 0)
+                strcat(*rules, ",");
+            strcat(*rules, json_string_value(r));
+        }
+    if (*report == NULL || *rules == NULL || (json_is_object(sum) && *summary == NULL)) {
         rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
         goto out;
     }
+    rc = 0;
 out:
     if (rc != 0) {
         free(*summary);
         free(*report);
         free(*rules);
         *summary = *report = *rules = NULL;
+        *ready = false;
     }
-    fmi_fmu_close(fmu);
-    fmi_report_free(rep);
-    json_decref(problems);
-    json_decref(fatal);
-    json_decref(rj);
-    json_decref(sj);
-    if (src_open)
-        sealed_source_close(&src);
+    json_decref(ans);
+    if (f)
+        fclose(f);
+    if (res >= 0)
+        close(res);
     if (dir) {
         fmugw_rmtree(dir);
         free(dir);
     }
-    free(unpack);
+    free(path);
+    free(validator);
     return rc;
 }
 
@@ -746,6 +638,29 @@ static json_t *parse_or_null(const char *text)
     return j;
 }
 
+/* The summary as GET /fmu/{id} shows it: a shallow copy (cached values
+ * are shared and never modified) with at most REGISTRY_VARIABLES_INLINE
+ * variables and `variables_truncated`. Steals `s`. */
+static json_t *summary_page(json_t *s)
+{
+    json_t *vars = json_object_get(s, "variables");
+    if (!json_is_object(s) || !json_is_array(vars))
+        return s;
+    json_t *c = json_copy(s);
+    json_decref(s);
+    if (!c)
+        return json_null();
+    bool more = json_array_size(vars) > REGISTRY_VARIABLES_INLINE;
+    if (more) {
+        json_t *page = json_array();
+        for (size_t i = 0; page && i < REGISTRY_VARIABLES_INLINE; i++)
+            json_array_append(page, json_array_get(vars, i));
+        json_object_set_new(c, "variables", page ? page : json_array());
+    }
+    json_object_set_new(c, "variables_truncated", json_boolean(more));
+    return c;
+}
+
 json_t *registry_fmu_json(const store_fmu *f, bool full)
 {
     char created[40], updated[40];
@@ -755,10 +670,36 @@ json_t *registry_fmu_json(const store_fmu *f, bool full)
                           store_fmu_state_name(f->state), "public", f->is_public, "size", (json_int_t)f->size, "sha256",
                           f->sha256, "created_at", created, "updated_at", updated);
     if (j && full) {
-        json_object_set_new(j, "summary", parse_or_null(f->summary));
+        /* a big summary: only its first variables are parsed */
+        json_t *head = f->summary && strlen(f->summary) > PARSE_CACHE_MAX
+                           ? summary_pages_head(f->summary, strlen(f->summary), REGISTRY_VARIABLES_INLINE)
+                           : NULL;
+        json_object_set_new(j, "summary", head ? head : summary_page(parse_or_null(f->summary)));
         json_object_set_new(j, "validation", parse_or_null(f->report));
     }
     return j;
+}
+
+int registry_fmu_variables(json_t **out, const store_fmu *f, uint64_t offset, uint64_t limit)
+{
+    *out = NULL;
+    if (limit < 1 || limit > REGISTRY_VARIABLES_PAGE_MAX)
+        return fmugw_error_set(FMUGW_EINVALID, "limit must be from 1 to %d", REGISTRY_VARIABLES_PAGE_MAX);
+    json_t *page = NULL;
+    size_t total = 0;
+    int rc = f->summary ? summary_pages_slice(&page, &total, f->summary, strlen(f->summary), offset, limit)
+                        : FMUGW_ENOTFOUND;
+    if (rc == FMUGW_ENOMEM)
+        return fmugw_error_set(rc, "out of memory");
+    if (rc != 0)
+        return fmugw_error_set(FMUGW_ECONFLICT, "the FMU has no model summary (status %s)",
+                               store_fmu_state_name(f->state));
+    uint64_t next = offset + limit;
+    *out = json_pack("{s:s,s:I,s:I,s:I,s:o,s:o}", "fmu_id", f->id, "total", (json_int_t)total, "offset",
+                     (json_int_t)(offset > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)offset), "limit",
+                     (json_int_t)limit, "variables", page ? page : json_array(),
+                     "next_offset", next < total ? json_integer((json_int_t)next) : json_null());
+    return *out ? 0 : fmugw_error_set(FMUGW_ENOMEM, "out of memory");
 }
 
 /* ---- abuse -------------------------------------------------------------- */

@@ -5,12 +5,15 @@
  * file inside the blob store: the bytes are written once. When the
  * declared size and SHA-256 match, the writer commits (fsync, rename into
  * place under the key = SHA-256 of the sealed bytes, directory fsync);
- * otherwise it is dropped. Validation then reads the sealed blob in place
- * (crypto_reader, random access by chunk, each chunk authenticated): every
- * zip entry's header is checked, only modelDescription.xml and binaries/
- * are decrypted into a private temporary directory (fmi_validate_model on
- * them, and the model summary); resources are never written in plaintext.
- * Jobs still get the whole FMU (src/jobs: decrypt + fmi_archive_extract).
+ * otherwise it is dropped. Validation then decrypts the blob into a
+ * private temporary directory and runs fmugw-validator (evaluate.h) on it
+ * in the sandbox (sandbox_run: namespaces, seccomp, rlimits): every zip
+ * entry's header is checked there, only modelDescription.xml and binaries/
+ * are extracted (to the sandbox's tmpfs), and the validator and the model
+ * summary run there too; the daemon never parses the zip or the XML. It
+ * reads back one JSON answer, at most REGISTRY_ANSWER_MAX bytes, checks its
+ * shape and stores it. The plaintext copy is removed when validation ends.
+ * Jobs get the whole FMU (src/jobs: decrypt + fmi_archive_extract).
  * src/http/fmu.c drives it from the routes; registry_import_samples() puts
  * the public sample FMUs through the same path at start.
  *
@@ -32,9 +35,13 @@
  *   archive, model-description-missing, model-description-parse,
  *   fmi-version, interface-required, model-identifier-invalid,
  *   binary-invalid, binary-function-missing,
- *   binary-missing when it is missing for every declared interface.
+ *   binary-missing when it is missing for every declared interface,
+ *   model-too-large (the summary and report would pass
+ *   REGISTRY_ANSWER_MAX), validation-aborted (the sandboxed validator hit
+ *   a limit, crashed, or gave no well-formed answer).
  * Report JSON: {"valid": bool, "fatal": [rules...], "problems":
- *   [{"rule","where","message","severity":"error"|"warning"}]}.
+ *   [{"rule","where","message","severity":"error"|"warning"}]} with at
+ *   most REGISTRY_REPORT_MAX_PROBLEMS problems (then "problems_total").
  *
  * Ownership: a registry_upload is freed with registry_upload_free (NULL is
  * a no-op), which also removes its temporary file. JSON values returned
@@ -110,10 +117,27 @@ int registry_import_samples(app *a, const char *dir);
  *  trustworthy when this returns 0). */
 int registry_blob_decrypt(app *a, const char *blob_key, FILE *f);
 
+/** Variables in the summary of GET /fmu/{id} (the first ones, in model
+ *  order); the others are paged with registry_fmu_variables. */
+#define REGISTRY_VARIABLES_INLINE 1000
+/** Default and largest page of GET /fmu/{id}/variables. */
+#define REGISTRY_VARIABLES_PAGE_DEFAULT 100
+#define REGISTRY_VARIABLES_PAGE_MAX 1000
+
 /** The JSON representation of an FMU: id, name, status, public, size,
  *  sha256, created_at, updated_at, and with `full` also summary and
- *  validation (parsed from the stored JSON, null if none). */
+ *  validation (parsed from the stored JSON, null if none). The summary's
+ *  `variables` holds at most REGISTRY_VARIABLES_INLINE of them and
+ *  `variables_truncated` tells whether there are more (counts.variables
+ *  has the total). */
 json_t *registry_fmu_json(const store_fmu *f, bool full);
+
+/** One page of the variables of FMU `f`'s summary: {"fmu_id", "total",
+ *  "offset", "limit", "variables": [...], "next_offset": int|null}.
+ *  `limit` is 1..REGISTRY_VARIABLES_PAGE_MAX (FMUGW_EINVALID otherwise); an
+ *  offset past the end gives an empty page. FMUGW_ECONFLICT when the FMU
+ *  has no summary (not validated, or its model could not be read). */
+int registry_fmu_variables(json_t **out, const store_fmu *f, uint64_t offset, uint64_t limit);
 
 /** Formats unix milliseconds as RFC 3339 UTC ("2024-05-01T12:00:00Z"). */
 void registry_format_time(char *buf, size_t size, int64_t unix_ms);

@@ -290,7 +290,7 @@ static void attach(const sandbox__child *c, int tree, int host_fd, const char *d
         bind_ro(c, src, dst, true);
     } else {
         if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) != 0 ||
-            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) != 0)
+            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             die(c, "bind mount", dst);
     }
 }
@@ -408,7 +408,7 @@ static void link_or_bind(const sandbox__child *c, const char *name)
 
 static void build_root(const sandbox__child *c)
 {
-    int fmu_fd = -1, input_fd = -1;
+    int fmu_fd = -1, input_fd = -1, scratch_fd = -1;
     /* Host paths without a prepared tree: open them before NEWROOT hides
      * anything (bound through /proc/self/fd, which must be in this mount
      * namespace: hence opened here, not by the parent). */
@@ -416,6 +416,9 @@ static void build_root(const sandbox__child *c)
         die(c, "open", c->fmu_dir);
     if (c->input_file && c->input_tree < 0 && (input_fd = open(c->input_file, O_PATH | O_CLOEXEC)) < 0)
         die(c, "open", c->input_file);
+    if (c->scratch_dir && c->scratch_tree < 0 &&
+        (scratch_fd = open(c->scratch_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        die(c, "open", c->scratch_dir);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         die(c, "making mounts private", NULL);
@@ -445,12 +448,20 @@ static void build_root(const sandbox__child *c)
     }
     /* The scratch: a tmpfs of this namespace, capped in bytes and inodes,
      * where no setuid bit, device or executable counts; it dies with the
-     * sandbox and never touches the host's disks. */
+     * sandbox and never touches the host's disks. Only a caller's own
+     * helper (fmugw-validator unpacking for the workers) names a host
+     * directory instead, bound nosuid, nodev, noexec. */
+    if (c->scratch_dir) {
+        attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
+        close(scratch_fd);
+        scratch_fd = -1;
+    }
     char opts[96];
     snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0700",
              (unsigned long long)(c->limits.scratch_bytes ? c->limits.scratch_bytes : 64u << 20),
              (unsigned long long)(c->limits.scratch_inodes ? c->limits.scratch_inodes : 4096));
-    if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+    if (!c->scratch_dir &&
+        mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
         die(c, "tmpfs scratch", NULL);
     if (symlink("job/scratch", NEWROOT "/tmp") != 0)
         die(c, "symlink", "/tmp");
@@ -554,7 +565,7 @@ void sandbox__init_main(const sandbox__child *c)
         if (w < 0)
             die(c, "waitpid", NULL);
         struct statvfs sv;
-        if (statvfs("/job/scratch", &sv) == 0) {
+        if (!c->scratch_dir && statvfs("/job/scratch", &sv) == 0) {
             unsigned long long kb = (unsigned long long)(sv.f_blocks - sv.f_bfree) * sv.f_frsize / 1024;
             unsigned long long files = (unsigned long long)(sv.f_files - sv.f_ffree);
             if (kb > peak_kb || files > peak_files) {

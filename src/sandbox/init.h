@@ -122,12 +122,23 @@ unsigned sandbox__outside_uid(void);
 int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int res_r, int log_r, int ctl_r,
                      int status_r, uint64_t t0);
 
-/** Runner side of the pool (pool.c): writes "@ready" on fd 4, reads the job
- *  from fd `fd` until end of file (limits line + argv), closes fd, lowers
+/** Runner side of the job channel (pool.c): writes "@ready" on fd 4 when
+ *  `announce` (a pooled sandbox), reads the job from fd `fd` until end of
+ *  file (limits line + argv), closes fd, lowers
  *  the rlimits to the job's and returns its argv (malloc'd, NULL-terminated)
  *  in *argv_out and its length in *argc_out. 0 or FMUGW_E*; FMUGW_ENOTFOUND
  *  when the pool closed the channel without a job (pool freed). */
-int sandbox__pool_receive(int fd, int *argc_out, char ***argv_out);
+int sandbox__pool_receive(int fd, bool announce, int *argc_out, char ***argv_out);
+
+/** Parent side of the job channel: sends the limits line and `args` on
+ *  `fd` (the runner's fd 6) and shuts the sending side (end of the job).
+ *  Used by the pool and by sandbox_run(), whose runners both get their
+ *  argument vector this way (`fmugw-runner --pool-wait` / `--job-fd`), never
+ *  through execve: no ARG_MAX or per-argument limit, only
+ *  SANDBOX_JOB_MAX bytes. Does not close fd. */
+int sandbox__send_job(int fd, const sandbox_limits *l, char *const *args);
+
+#define SANDBOX_JOB_MAX (1u << 20) /* largest job message the runner accepts */
 
 /** Body of the plain (isolate = false) child: rlimits, fds, exec. Never
  *  returns. */

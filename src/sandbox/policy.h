@@ -1,8 +1,9 @@
 /*
  * policy.h - the runner's seccomp allow-list (compiled at build time).
  *
- * Installed by fmugw-runner after it has parsed its arguments and the
- * model description and before any FMU code is loaded. Everything not on
+ * Installed by fmugw-runner after it has parsed its arguments and before
+ * it reads the model description or loads any FMU code, and by
+ * fmugw-validator before it opens the uploaded archive. Everything not on
  * the list kills the whole process (SIGSYS); see docs/sandbox.md for the
  * list and why each blocked class is blocked.
  */
@@ -16,5 +17,13 @@
  *  reason in fmugw_error_last(); nothing is half-installed that would let
  *  FMU code run unfiltered (the caller must exit). */
 int sandbox_policy_install(void);
+
+/** The trust boundary of a program the sandbox runs (the runner, the
+ *  validator): writes "L" on the status channel (fd SANDBOX_RUNNER_FD_STATUS,
+ *  see init.h) and closes it. Call it once the seccomp filter is on and
+ *  before anything untrusted is parsed or loaded: from then on, nothing
+ *  the process says can make the job more than an FMU outcome. 0, or
+ *  FMUGW_EIO when there is no status channel. */
+int sandbox_untrusted_begin(void);
 
 #endif

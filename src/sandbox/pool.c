@@ -9,7 +9,7 @@
  * its /job is its own host directory (read-only, id-mapped as root) with a
  * scratch tmpfs mounted on its scratch/, and its runner is started as
  * `fmugw-runner --pool-wait`: it writes "@ready" on fd 4 and blocks reading
- * fd 5 (a socket to the parent) before parsing anything job-specific and
+ * fd 6 (a socket to the parent) before parsing anything job-specific and
  * before seccomp. On assignment the parent hard-links (or copies) the job's
  * FMU into <dir>/fmu and its input file to <dir>/input.csv, sends
  * "L cpu mem fsize nofile nproc\n" + the argv (NUL-terminated strings) and
@@ -48,7 +48,7 @@
 #define POOL_ATTR_NOSUID 0x00000002
 #define POOL_ATTR_NODEV 0x00000004
 #define POOL_READY_MS 10000      /* a runner that is not ready by then is broken */
-#define POOL_JOB_MAX (1u << 20)  /* largest job message the runner accepts */
+#define POOL_JOB_MAX SANDBOX_JOB_MAX
 #define POOL_DEPTH_MAX 64        /* directory depth of an FMU tree */
 
 typedef struct pool_slot {
@@ -56,7 +56,7 @@ typedef struct pool_slot {
     pid_t pid;                  /* init: pid 1 of the sandbox */
     int res_r, log_r, ctl_r;    /* as in sandbox_run() */
     int status_r;               /* the runner's status channel (init.h) */
-    int job_w;                  /* the job channel (fd 5 of the runner) */
+    int job_w;                  /* the job channel (fd 6 of the runner) */
     char *dir;                  /* host directory, /job inside */
     bool ready;                 /* the runner said "@ready" */
 } pool_slot;
@@ -556,44 +556,51 @@ out:
 
 /* "L cpu mem fsize nofile nproc\n" then each argument NUL-terminated;
  * the end of the message is the end of the stream. */
-static int pool_send_job(pool_slot *s, const sandbox_job *job)
+int sandbox__send_job(int fd, const sandbox_limits *l, char *const *args)
 {
     int rc = 0;
     char head[256];
-    const sandbox_limits *l = &job->limits;
     int n = snprintf(head, sizeof head, "L %.17g %" PRIu64 " %" PRIu64 " %u %u\n", l->cpu_limit_s, l->memory_limit,
                      l->file_size_limit, l->max_open_files, l->max_threads);
     size_t len = (size_t)n;
-    for (size_t i = 0; job->args[i]; i++)
-        len += strlen(job->args[i]) + 1;
-    char *msg = malloc(len), *q = msg;
-    if (!msg)
-        return fmugw_error_set(FMUGW_ENOMEM, "sandbox pool: out of memory");
+    for (size_t i = 0; args[i]; i++)
+        len += strlen(args[i]) + 1;
     if (len > POOL_JOB_MAX) {
-        rc = fmugw_error_set(FMUGW_EINVALID, "sandbox pool: the job's arguments are too long (%zu bytes)", len);
-        goto out;
+        shutdown(fd, SHUT_WR);
+        return fmugw_error_set(FMUGW_EINVALID, "sandbox: the job's arguments are too long (%zu bytes)", len);
+    }
+    char *msg = malloc(len), *q = msg;
+    if (!msg) {
+        shutdown(fd, SHUT_WR);
+        return fmugw_error_set(FMUGW_ENOMEM, "sandbox: out of memory");
     }
     memcpy(q, head, (size_t)n);
     q += n;
-    for (size_t i = 0; job->args[i]; i++) {
-        size_t k = strlen(job->args[i]) + 1;
-        memcpy(q, job->args[i], k);
+    for (size_t i = 0; args[i]; i++) {
+        size_t k = strlen(args[i]) + 1;
+        memcpy(q, args[i], k);
         q += k;
     }
     /* A runner that died already gives EPIPE here (MSG_NOSIGNAL: no
      * SIGPIPE); sandbox__collect then reports what became of it. */
     for (size_t off = 0; off < len;) {
-        ssize_t w = send(s->job_w, msg + off, len - off, MSG_NOSIGNAL);
+        ssize_t w = send(fd, msg + off, len - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             break;
         off += (size_t)w;
     }
-out:
-    close(s->job_w); /* end of the message */
-    s->job_w = -1;
+    shutdown(fd, SHUT_WR); /* end of the message */
     free(msg);
+    return rc;
+}
+
+static int pool_send_job(pool_slot *s, const sandbox_job *job)
+{
+    int rc = sandbox__send_job(s->job_w, &job->limits, job->args);
+    close(s->job_w);
+    s->job_w = -1;
     return rc;
 }
 
@@ -771,7 +778,7 @@ void sandbox_pool_free(sandbox_pool *p)
 
 /* --- the runner's side ---------------------------------------------------- */
 
-int sandbox__pool_receive(int fd, int *argc_out, char ***argv_out)
+int sandbox__pool_receive(int fd, bool announce, int *argc_out, char ***argv_out)
 {
     static const char ready[] = "@ready\n";
     int rc = 0;
@@ -785,7 +792,7 @@ int sandbox__pool_receive(int fd, int *argc_out, char ***argv_out)
         rc = fmugw_error_set(FMUGW_ENOMEM, "runner: out of memory");
         goto out;
     }
-    if (write(4, ready, sizeof ready - 1) != (ssize_t)(sizeof ready - 1)) {
+    if (announce && write(4, ready, sizeof ready - 1) != (ssize_t)(sizeof ready - 1)) {
         rc = fmugw_error_set(FMUGW_EIO, "runner: cannot report ready: %s", strerror(errno));
         goto out;
     }

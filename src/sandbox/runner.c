@@ -4,9 +4,10 @@
  * Started by sandbox_run() (sandbox.c) with the argument vector of
  * fmi_sim_args_to_argv(), the unpacked FMU at /job/fmu, results to be
  * written to fd 3 and log lines to fd 4. Order matters: parse the request
- * and the model description, open the result stream, install the seccomp
- * allow-list (policy.c), and only then run fmi_run(), which dlopens the FMU:
- * FMU code, its constructors included, never runs unfiltered.
+ * (the daemon's argv), open the result stream, install the seccomp
+ * allow-list (policy.c), and only then parse the model description (the
+ * FMU's, untrusted) and run fmi_run(), which dlopens the FMU: neither the
+ * FMU's XML nor its code, constructors included, is handled unfiltered.
  *
  * Line protocol on fd 4 (each line written with one write(), so lines of
  * different threads do not interleave; the FMU's own stdout/stderr also go
@@ -20,12 +21,17 @@
  *                              ROWS the result rows written
  * Fd 5 is the status channel (init.h): until the FMU is loaded, the runner
  * is the only code in this process, and how it ends is said there ("S KIND
- * ROWS MESSAGE", KIND error, nomem or platform); right before fmi_run it
- * writes "L" and closes it. After that the FMU shares this process and
- * could write any of the lines above, so the parent believes none of them
- * for more than an FMU outcome (sandbox.c, classify).
+ * ROWS MESSAGE", KIND error, nomem or platform); once its seccomp filter
+ * is on, before it parses the model description (the FMU's) and loads the
+ * FMU, it writes "L" and closes it (sandbox_untrusted_begin). After that
+ * the FMU's data and code share this process and could write any of the
+ * lines above, so the parent believes none of them for more than an FMU
+ * outcome (sandbox.c, classify).
  * Started as `fmugw-runner --pool-wait` (a pooled sandbox, pool.c), it
- * first writes "@ready" on fd 4 and waits for its job on fd 6.
+ * first writes "@ready" on fd 4 and waits for its job on fd 6; started as
+ * `fmugw-runner --job-fd` (sandbox_run), it reads its job from fd 6 at
+ * once. Either way its options never pass through execve (no argv size
+ * limits); only the plain, non-isolated mode gets them as argv.
  * Exit code: 0 finished, 1 FMU or request error, 2 runner/platform
  * failure, 3 failed after an allocation failure (memory limit).
  *
@@ -226,11 +232,12 @@ int main(int argc, char **argv)
     const char *kind = "error";
 
     /* A pooled sandbox (pool.c): libraries are loaded; now wait for the
-     * job on fd 5 (argv and limits) and lower the rlimits to the job's,
+     * job on fd 6 (argv and limits) and lower the rlimits to the job's,
      * before anything job-specific is parsed and before seccomp. */
-    if (argc == 2 && !strcmp(argv[1], "--pool-wait")) {
+    bool pooled = argc == 2 && !strcmp(argv[1], "--pool-wait");
+    if (pooled || (argc == 2 && !strcmp(argv[1], "--job-fd"))) {
         char **job_argv;
-        if ((prc = sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, &argc, &job_argv))) {
+        if ((prc = sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, pooled, &argc, &job_argv))) {
             if (prc == FMUGW_ENOTFOUND)
                 _exit(0); /* the pool was freed: no job, nothing to say */
             code = 2;
@@ -240,8 +247,6 @@ int main(int argc, char **argv)
         argv = job_argv; /* kept until _exit */
     }
     if ((prc = fmi_sim_args_parse(&a, argc, argv)))
-        goto out;
-    if ((prc = fmi_fmu_open_dir(&fmu, a.fmu)))
         goto out;
     if (!(out = fdopen(RESULT_FD, "w"))) {
         prc = fmugw_error_set(FMUGW_EIO, "runner: no result channel on fd 3: %s", strerror(errno));
@@ -255,18 +260,20 @@ int main(int argc, char **argv)
         kind = "platform";
         goto out;
     }
-    a.sim.progress = on_progress; /* fmi_run copies a.sim */
-    a.sim.progress_ctx = NULL;
-    /* The FMU comes next: say so on the status channel and close it. */
-    static const char loading[] = "L\n";
-    if (write(STATUS_FD, loading, sizeof loading - 1) != (ssize_t)(sizeof loading - 1)) {
-        prc = fmugw_error_set(FMUGW_EIO, "runner: no status channel on fd %d: %s", STATUS_FD, strerror(errno));
+    /* What comes next is the FMU's (its model description, then its code):
+     * say so on the status channel and close it. */
+    if ((prc = sandbox_untrusted_begin())) {
         code = 2;
         kind = "platform";
         goto out;
     }
-    close(STATUS_FD);
     status_to = -1;
+    /* The model description is the FMU's, untrusted: parsed under the
+     * filter, like everything after it. */
+    if ((prc = fmi_fmu_open_dir(&fmu, a.fmu)))
+        goto out;
+    a.sim.progress = on_progress; /* fmi_run copies a.sim */
+    a.sim.progress_ctx = NULL;
     prc = fmi_run(&a, fmu, out, on_log, on_call, &a, &res);
     if (fflush(out) != 0 && !prc)
         prc = fmugw_error_set(FMUGW_EIO, "writing results failed: %s", strerror(errno));

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -42,6 +43,7 @@
 #define MOUNT_ATTR_RDONLY_ 0x00000001
 #define MOUNT_ATTR_NOSUID_ 0x00000002
 #define MOUNT_ATTR_NODEV_ 0x00000004
+#define MOUNT_ATTR_NOEXEC_ 0x00000008
 #define MOUNT_ATTR_IDMAP_ 0x00100000
 
 struct mount_attr_ {
@@ -71,6 +73,19 @@ char *sandbox_default_runner(void)
     char *p = malloc(len);
     if (p)
         snprintf(p, len, "%s/fmugw-runner", dir);
+    return p;
+}
+
+char *sandbox_default_validator(void)
+{
+    const char *env = getenv("FMUGW_VALIDATOR");
+    if (env && *env)
+        return strdup(env);
+    char *runner = sandbox_default_runner(), *p = NULL;
+    char *slash = runner ? strrchr(runner, '/') : NULL;
+    if (slash && asprintf(&p, "%.*s/fmugw-validator", (int)(slash - runner), runner) < 0)
+        p = NULL;
+    free(runner);
     return p;
 }
 
@@ -292,7 +307,7 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
     if (c->isolate) {
         a.src[SANDBOX_INIT_FD_CTL - 3] = c->ctl_w;
         a.src[SANDBOX_INIT_FD_SYNC - 3] = c->sync_r;
-        a.src[SANDBOX_INIT_FD_JOB - 3] = c->pool ? c->job_r : -1;
+        a.src[SANDBOX_INIT_FD_JOB - 3] = c->job_r; /* -1 when there is no job channel */
         a.src[SANDBOX_INIT_FD_FMU_TREE - 3] = c->fmu_tree;
         a.src[SANDBOX_INIT_FD_INPUT_TREE - 3] = c->input_tree;
         a.src[SANDBOX_INIT_FD_SCRATCH_TREE - 3] = c->scratch_tree;
@@ -641,7 +656,8 @@ static void classify(sandbox_report *r, const sandbox_job *job, const log_state 
         p += len + (p[len] == '\n');
     }
     r->fmu_loaded = loaded;
-    r->rows = rows;
+    bool checked = job->result_form != SANDBOX_RESULT_UNCHECKED;
+    r->rows = checked ? rows : ls->status_rows;
     if (killed_cancel) {
         r->outcome = SANDBOX_CANCELED;
         snprintf(r->message, sizeof r->message, "the job was canceled and killed");
@@ -697,7 +713,8 @@ static void classify(sandbox_report *r, const sandbox_job *job, const log_state 
         /* The FMU was loaded: its process, its word. */
         int code = WEXITSTATUS(st);
         r->exit_code = code;
-        if (code == 0 && ls->have_status && !strcmp(ls->status_kind, "ok") && complete && ls->status_rows == rows) {
+        if (code == 0 && ls->have_status && !strcmp(ls->status_kind, "ok") &&
+            (!checked || (complete && ls->status_rows == rows))) {
             r->outcome = SANDBOX_FINISHED;
             snprintf(r->message, sizeof r->message, "finished: %" PRIu64 " rows", r->rows);
         } else if (code == 3 || (code != 0 && ls->nomem)) {
@@ -785,7 +802,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
     result_scan rs;
     memset(&ss, 0, sizeof ss);
     memset(&rs, 0, sizeof rs);
-    rs.json = job->result_json;
+    rs.json = job->result_form == SANDBOX_RESULT_JSON;
     if (!ls) {
         rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
         kill(job->isolate ? pid : -pid, SIGKILL);
@@ -917,8 +934,11 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     int rc = 0;
     int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
     int st_p[2] = { -1, -1 };
+    int job_p[2] = { -1, -1 };
     sandbox__child c;
     char **pargs = NULL, *init_path = NULL;
+    /* isolated: the runner reads its argv from the job channel (fd 6) */
+    static char *const job_fd_args[] = { "fmugw-runner", "--job-fd", NULL };
     pid_t pid = -1;
     uint64_t t0 = sandbox__now_ms();
     static char *const envp_isolated[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
@@ -931,7 +951,7 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     c.isolate = job->isolate;
     c.fmu_dir = job->fmu_dir;
     c.input_file = job->input_file;
-    c.scratch_dir = job->isolate ? NULL : job->scratch_dir; /* isolated: a tmpfs (init.c) */
+    c.scratch_dir = job->scratch_dir; /* NULL, isolated: a capped tmpfs (init.c) */
     c.args = job->args;
     c.envp = job->isolate ? envp_isolated : envp_plain;
 
@@ -960,6 +980,12 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     c.sync_r = sync_p[0];
 
     if (job->isolate) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, job_p) != 0) {
+            rc = platform_error(r, FMUGW_ERROR, "sandbox: socketpair: %s", strerror(errno));
+            goto out;
+        }
+        c.job_r = job_p[1];
+        c.args = job_fd_args;
         if (geteuid() == 0) {
             pthread_once(&idmap_once, make_idmap_ns);
             if (idmap_fd < 0) {
@@ -969,7 +995,10 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
             }
             uint64_t ro = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_;
             if ((c.fmu_tree = sandbox__make_tree(job->fmu_dir, ro)) < 0 ||
-                (job->input_file && (c.input_tree = sandbox__make_tree(job->input_file, ro)) < 0)) {
+                (job->input_file && (c.input_tree = sandbox__make_tree(job->input_file, ro)) < 0) ||
+                (job->scratch_dir &&
+                 (c.scratch_tree = sandbox__make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_ |
+                                                                            MOUNT_ATTR_NOEXEC_)) < 0)) {
                 rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot prepare an id-mapped mount of the job files: %s",
                                     strerror(errno));
                 goto out;
@@ -992,6 +1021,10 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     close(sync_p[0]);
     close(st_p[1]);
     res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = st_p[1] = -1;
+    if (job_p[1] >= 0) {
+        close(job_p[1]);
+        job_p[1] = -1;
+    }
     if (job->isolate) {
         if (sandbox__write_id_maps(pid, sandbox__outside_uid()) != 0) {
             rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot write the uid/gid maps: %s", strerror(errno));
@@ -1007,6 +1040,15 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
             pid = -1;
             goto out;
         }
+        /* A runner that dies before reading ends the send (EPIPE); what
+         * became of it is then sandbox__collect's to report. */
+        if (sandbox__send_job(job_p[0], &job->limits, job->args) != 0) {
+            rc = platform_error(r, FMUGW_EINVALID, "%s", fmugw_error_last());
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+            goto out;
+        }
     }
 
     rc = sandbox__collect(job, r, pid, res_p[0], log_p[0], ctl_p[0], st_p[0], t0);
@@ -1017,7 +1059,7 @@ out:
         waitpid(pid, NULL, 0);
     }
     int fds[] = { res_p[0], res_p[1], log_p[0], log_p[1], ctl_p[0], ctl_p[1], sync_p[0], sync_p[1],
-                  st_p[0], st_p[1], c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
+                  st_p[0], st_p[1], job_p[0], job_p[1], c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -87,13 +87,23 @@ typedef struct {
     uint64_t peak_rss_kb;
     uint64_t output_bytes;    /* result bytes delivered */
     uint64_t log_bytes;
-    uint64_t rows;            /* result rows the parent counted in the result stream */
+    uint64_t rows;            /* result rows the parent counted in the result stream (unless unchecked) */
     uint64_t scratch_peak_kb; /* most of the scratch tmpfs in use at once (sampled by init every 50 ms) */
     uint64_t scratch_peak_files; /* most inodes in use there at once */
     bool fmu_loaded;          /* the runner got as far as loading the FMU: from then on the job's
                                * CPU is the FMU's to answer for (see classify in sandbox.c) */
     char message[1024];       /* one line: what happened, for the user */
 } sandbox_report;
+
+/** The runner's result stream, which the parent checks is a whole document
+ *  (and counts its rows) before it calls a job finished. UNCHECKED for
+ *  programs with other answers (fmugw-validator): rows are then what the
+ *  program said. */
+typedef enum {
+    SANDBOX_RESULT_UNCHECKED = 0,
+    SANDBOX_RESULT_CSV,
+    SANDBOX_RESULT_JSON
+} sandbox_result_form;
 
 typedef void (*sandbox_log_fn)(void *ctx, const char *line);
 
@@ -105,10 +115,12 @@ typedef struct {
     const char *runner;       /* path of the fmugw-runner executable */
     const char *fmu_dir;      /* unpacked FMU, mounted read-only at /job/fmu */
     const char *input_file;   /* may be NULL; mounted read-only at /job/input.csv */
-    const char *scratch_dir;  /* plain mode (isolate false) only: its working directory. An isolated
-                               * job's /job/scratch is always a tmpfs of limits.scratch_bytes and
-                               * limits.scratch_inodes, nosuid, nodev, noexec: nothing of it lands
-                               * on the host's disks */
+    const char *scratch_dir;  /* NULL for jobs (the daemon's, fmugw sim's): /job/scratch is then a
+                               * tmpfs of limits.scratch_bytes and limits.scratch_inodes, nosuid,
+                               * nodev, noexec, metered; nothing of it lands on the host's disks. A
+                               * host directory only for the caller's own helpers (fmugw-validator's
+                               * unpack target): bound writable, nosuid, nodev, noexec, not metered.
+                               * Plain mode: the working directory */
     char *const *args;        /* runner argv (argv[0] included), from fmi_sim_args_to_argv
                                * with fmu "/job/fmu" and input "/job/input.csv" */
     sandbox_limits limits;
@@ -119,8 +131,7 @@ typedef struct {
     sandbox_log_fn on_log;    /* each log line of the job (FMU messages, call trace); may be NULL */
     void *log_ctx;
     sandbox_progress_fn on_progress; /* simulated time reached, with log_ctx; may be NULL. Not a log line */
-    bool result_json;         /* the result stream is JSON (else CSV): the parent checks it is a whole
-                               * document before it calls the job finished */
+    sandbox_result_form result_form; /* what the result stream must be for "finished" (below) */
 } sandbox_job;
 
 /** Runs the job and fills *report. Returns 0 when the job ran (whatever its
@@ -187,5 +198,10 @@ void sandbox_pool_free(sandbox_pool *pool);
 /** The runner next to the running executable (dirname(/proc/self/exe) +
  *  "/fmugw-runner"), or $FMUGW_RUNNER when set. malloc'd. */
 char *sandbox_default_runner(void);
+
+/** fmugw-validator (src/registry/validator_main.c, the sandboxed parser of
+ *  uploaded archives: validation and the workers' unpacking), beside the
+ *  runner, or $FMUGW_VALIDATOR when set. malloc'd. */
+char *sandbox_default_validator(void);
 
 #endif

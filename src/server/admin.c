@@ -23,6 +23,12 @@
  * prints the derived balances. A new account gets its tier's first monthly
  * grant in the same transaction.
  *     audit verify
+ *     storage charge [--now] [--json]
+ *
+ * `storage charge` runs the storage accrual (ledger/storage_charge.h) for
+ * every account as the daemon does once a day: without --now it only
+ * shows what it would charge; with --now it charges (audited as
+ * "storage.charge"). A second run on the same UTC day charges nothing.
  *
  * Exit status: 0 done, 1 failed (audit verify: chain altered), 2 bad usage.
  */
@@ -33,18 +39,21 @@
 #include "store/api_keys.h"
 #include "store/audit.h"
 #include "ledger/ledger.h"
+#include "ledger/storage_charge.h"
 #include "util/error.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ACTOR "admin-cli"
 
 typedef struct {
     const char *email, *tier, *scopes, *name, *id, *amount, *reason;
     bool json;
+    bool now;
 } opts;
 
 static int usage(void)
@@ -61,7 +70,8 @@ static int usage(void)
             "  key unlock --id K\n"
             "  credits set|grant --email E --amount N [--reason R]\n"
             "  credits show --email E\n"
-            "  audit verify\n");
+            "  audit verify\n"
+            "  storage charge [--now] [--json]\n");
     return 2;
 }
 
@@ -113,6 +123,8 @@ static int check_usage(const char *noun, const char *verb, const opts *o)
             ok = !strcmp(verb, "show") && o->email;
     } else if (!strcmp(noun, "audit")) {
         ok = !strcmp(verb, "verify");
+    } else if (!strcmp(noun, "storage")) {
+        ok = !strcmp(verb, "charge");
     } else {
         ok = false;
     }
@@ -462,6 +474,64 @@ static int cmd_audit(db_conn *c, const char *verb)
     return 0;
 }
 
+typedef struct {
+    const opts *o;
+    json_t *list; /* --json: the runs that did or would charge, or were done */
+} storage_print;
+
+static void print_run(const storage_run *r, int rc, void *ud)
+{
+    storage_print *sp = ud;
+    if (rc != 0) {
+        fprintf(stderr, "fmugwd admin: storage charge: %s: %s\n", r->account_id, fmugw_error_last());
+        return;
+    }
+    if (!r->recorded && !r->already)
+        return;
+    if (sp->o->json) {
+        json_array_append_new(
+            sp->list, json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "account_id", r->account_id,
+                                "already", r->already, "from_ms", (json_int_t)r->from_ms, "through_ms",
+                                (json_int_t)r->through_ms, "fmu_bytes", (json_int_t)r->fmu_bytes, "result_bytes",
+                                (json_int_t)r->result_bytes, "cost_micro", (json_int_t)r->cost_micro, "due",
+                                (json_int_t)r->due, "charged", (json_int_t)r->charged, "overage",
+                                (json_int_t)r->overage, "unpaid", (json_int_t)r->unpaid));
+    } else if (r->already) {
+        printf("%s  already charged today\n", r->account_id);
+    } else {
+        printf("%s  %lld bytes stored  %s %lld millicredits (%lld from overage)  unpaid %lld\n", r->account_id,
+               (long long)(r->fmu_bytes + r->result_bytes), sp->o->now ? "charged" : "would charge",
+               (long long)r->charged, (long long)r->overage, (long long)r->unpaid);
+    }
+}
+
+static int cmd_storage(app *a, db_conn *c, const opts *o)
+{
+    storage_sweep s;
+    storage_print sp = {.o = o, .list = o->json ? json_array() : NULL};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int rc = storage_accrue_all(&s, c, a->pricing, now, !o->now, print_run, &sp);
+    if (o->now && s.recorded > 0)
+        app_audit(a, c, ACTOR, "storage.charge", NULL,
+                  json_pack("{s:I,s:I,s:I}", "accounts", (json_int_t)s.recorded, "charged", (json_int_t)s.charged,
+                            "unpaid", (json_int_t)s.unpaid));
+    if (o->json)
+        print_json(json_pack("{s:b,s:o,s:I,s:I,s:I,s:I}", "dry_run", !o->now, "accounts", sp.list, "charged",
+                             (json_int_t)s.charged, "unpaid", (json_int_t)s.unpaid, "already", (json_int_t)s.already,
+                             "failed", (json_int_t)s.failed));
+    else
+        printf("%s %lld millicredits for %zu accounts (%zu already charged today, %zu failed)%s\n",
+               o->now ? "charged" : "would charge", (long long)s.charged, s.recorded, s.already, s.failed,
+               o->now ? "" : "; run with --now to charge");
+    if (rc != 0) {
+        fprintf(stderr, "fmugwd admin: storage charge: %zu accounts failed\n", s.failed);
+        return 1;
+    }
+    return 0;
+}
+
 int admin_main(int argc, char **argv)
 {
     const char *data_dir = NULL, *config_path = getenv("FMUGW_CONFIG");
@@ -477,6 +547,10 @@ int admin_main(int argc, char **argv)
         const char **slot = NULL;
         if (!strcmp(arg, "--json")) {
             o.json = true;
+            continue;
+        }
+        if (!strcmp(arg, "--now")) {
+            o.now = true;
             continue;
         }
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -546,6 +620,8 @@ int admin_main(int argc, char **argv)
         rc = cmd_key(a, c, verb, &o);
     else if (!strcmp(noun, "credits"))
         rc = cmd_credits(a, c, verb, &o);
+    else if (!strcmp(noun, "storage"))
+        rc = cmd_storage(a, c, &o);
     else
         rc = cmd_audit(c, verb);
     fflush(stdout);

@@ -11,17 +11,21 @@
  * repository's); tier_limits_of() reads its tiers. Monthly credit grants:
  * every account gets its tier's monthly_credits at creation and at the start
  * of each billing cycle (ledger_cycle), applied by a sweep at start and
- * every hour on a thread of the app (stopped by app_free).
+ * every hour on a thread of the app (stopped by app_free). The same sweep
+ * then runs the storage accrual (ledger/storage_charge.h), which charges
+ * each account once per UTC day (the first sweep of the day does it).
  */
 #include "server/app.h"
 #include "server/app_internal.h"
 
 #include "auth/apikey.h"
 #include "auth/auth_cache.h"
+#include "auth/failure_log.h"
 #include "http/fmu_cache.h"
 #include "http/log.h"
 #include "ledger/ledger.h"
 #include "ledger/pricing.h"
+#include "ledger/storage_charge.h"
 #include "store/accounts.h"
 #include "store/api_keys.h"
 #include "store/audit.h"
@@ -103,9 +107,9 @@ void scopes_format(char *buf, size_t size, unsigned mask)
 /* Built-in defaults until pricing.json is loaded (and for tests that use
  * the guard without an app). */
 static const tier_limits builtin_tiers[] = {
-    {"free", 5.0, 20, 64ull << 20},
-    {"pro", 50.0, 200, 1ull << 30},
-    {"enterprise", 200.0, 800, 4ull << 30},
+    {"free", 5.0, 20, 64ull << 20, 5},
+    {"pro", 50.0, 200, 1ull << 30, 25},
+    {"enterprise", 200.0, 800, 4ull << 30, 100},
 };
 
 #define MAX_PRICED_TIERS 16
@@ -130,7 +134,8 @@ static void tiers_from_pricing(const pricing *p)
             if ((pass == 0) != is_free)
                 continue;
             snprintf(priced_names[k], sizeof priced_names[k], "%s", t[i].name);
-            priced_tiers[k] = (tier_limits){priced_names[k], t[i].rate_per_s, t[i].burst, t[i].max_fmu_bytes};
+            priced_tiers[k] = (tier_limits){priced_names[k], t[i].rate_per_s, t[i].burst, t[i].max_fmu_bytes,
+                                            t[i].max_api_keys};
             k++;
         }
     n_priced = k;
@@ -244,6 +249,37 @@ out:
     return rc;
 }
 
+static void log_storage_failure(const storage_run *r, int rc, void *ud)
+{
+    (void)ud;
+    if (rc != 0)
+        fmugw_log_json(FMUGW_LOG_ERROR, "storage charge failed",
+                       json_pack("{s:s,s:s}", "account_id", r->account_id, "error", fmugw_error_last()));
+}
+
+int app__storage_sweep(app *a, storage_sweep *out)
+{
+    db_conn *c = NULL;
+    storage_sweep s;
+    memset(&s, 0, sizeof s);
+    int rc = db_pool_acquire(&c, a->db);
+    if (rc == 0) {
+        rc = storage_accrue_all(&s, c, a->pricing, wall_ms(), false, log_storage_failure, NULL);
+        if (s.recorded > 0)
+            app_audit(a, c, "system", "storage.charge", NULL,
+                      json_pack("{s:I,s:I,s:I}", "accounts", (json_int_t)s.recorded, "charged",
+                                (json_int_t)s.charged, "unpaid", (json_int_t)s.unpaid));
+        db_pool_release(a->db, c);
+    }
+    if (s.recorded > 0)
+        fmugw_log_json(FMUGW_LOG_INFO, "storage charged",
+                       json_pack("{s:I,s:I,s:I}", "accounts", (json_int_t)s.recorded, "millicredits",
+                                 (json_int_t)s.charged, "unpaid", (json_int_t)s.unpaid));
+    if (out)
+        *out = s;
+    return rc;
+}
+
 static void *grants_main(void *p)
 {
     app *a = p;
@@ -259,6 +295,7 @@ static void *grants_main(void *p)
             break;
         pthread_mutex_unlock(&g->lock);
         app__grant_sweep(a, NULL);
+        app__storage_sweep(a, NULL);
         pthread_mutex_lock(&g->lock);
     }
     pthread_mutex_unlock(&g->lock);
@@ -607,8 +644,24 @@ int app__key_create(app *a, db_conn *c, const char *account_id, unsigned scopes,
 {
     uint8_t mac[CRYPTO_SHA256_LEN];
     char hint[APIKEY_HINT_LEN + 1], scope_text[128];
+    store_account *acct = NULL;
+    int64_t active = 0;
     int rc;
 
+    /* The tier's cap on keys that are not revoked (counted inside the
+     * caller's transaction, so two creations cannot both take the last). */
+    if ((rc = store_account_get(&acct, c, account_id)) != 0)
+        return rc;
+    const tier_limits *lim = tier_limits_of(acct->tier);
+    rc = store_apikey_count_active(&active, c, account_id);
+    store_account_free(acct);
+    if (rc != 0)
+        return rc;
+    if (active >= (int64_t)lim->max_api_keys)
+        return fmugw_error_set(FMUGW_ELIMIT,
+                               "the %s tier allows at most %u active API keys and the account has %lld: revoke one"
+                               " first",
+                               lim->tier, lim->max_api_keys, (long long)active);
     if ((rc = apikey_generate(key_out)) != 0 || (rc = apikey_id(id_out, key_out)) != 0 ||
         (rc = apikey_hint(hint, key_out)) != 0 ||
         (rc = crypto_hmac_sha256(mac, a->pepper, sizeof a->pepper, key_out, APIKEY_LEN)) != 0)
@@ -759,6 +812,7 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
 
     if ((rc = ratelimit_new(&a->rate, 65536)) != 0 ||
         (rc = abuse_counter_new(&a->auth_failures, 10, 60.0, 65536)) != 0 ||
+        (rc = failure_log_new(&a->auth_failure_log, 4096)) != 0 ||
         (rc = abuse_counter_new(&a->upload_rejects, 5, 600.0, 65536)) != 0 ||
         (rc = auth_cache_new(&a->auth_cache, 4096)) != 0)
         goto out;
@@ -768,9 +822,11 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
             goto out;
         db_pool_release(a->db, c);
         c = NULL;
-        /* Monthly grants: now (a cycle may have begun while stopped), then
-         * every hour. A failed grant is logged, never fatal. */
+        /* Monthly grants, then the day's storage charge: now (a cycle or
+         * a day may have begun while stopped), then every hour. A failure
+         * is logged, never fatal. */
         app__grant_sweep(a, NULL);
+        app__storage_sweep(a, NULL);
         if ((rc = grants_start(a)) != 0)
             goto out;
 #ifdef FMUGW_HAVE_REGISTRY
@@ -810,6 +866,7 @@ void app_free(app *a)
     jwt_keyring_free(a->jwt_keys);
     ratelimit_free(a->rate);
     abuse_counter_free(a->auth_failures);
+    failure_log_free(a->auth_failure_log);
     abuse_counter_free(a->upload_rejects);
     auth_cache_free(a->auth_cache);
     fmu_cache_clear(); /* the GET /fmu/{id} bodies (process-wide) */

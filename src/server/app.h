@@ -72,9 +72,10 @@ void scopes_format(char *buf, size_t size, unsigned mask);
  * open; built-in defaults before that. */
 typedef struct {
     const char *tier;       /* "free", "pro", "enterprise" */
-    double rate_per_s;      /* requests per second per key */
+    double rate_per_s;      /* requests per second per account (its keys share it) */
     double burst;
     uint64_t max_fmu_bytes; /* largest FMU upload */
+    unsigned max_api_keys;  /* keys not revoked an account may hold */
 } tier_limits;
 
 /** The limits of `tier` (free's for an unknown tier). */
@@ -105,6 +106,7 @@ typedef struct app {
     uint8_t url_key[32];
     ratelimit *rate;
     abuse_counter *auth_failures;  /* per key id: failed auths -> lock */
+    struct failure_log *auth_failure_log; /* per address: failure limit + audit aggregation */
     abuse_counter *upload_rejects; /* per key id: rejected uploads -> lock */
     char *tmp_dir;                 /* <data>/tmp */
     const char *jwt_issuer;        /* "fmugw" */
@@ -144,6 +146,16 @@ int app_routes_account(app *a, http_server *srv);
  *  principal. */
 int app_before(http_request *req, void *ud);
 
+/** The check of a request reached through a signed URL
+ *  (src/http/signed_access.c), for `method` on `path`: each of account,
+ *  expires and sig exactly once, the signature and expiry, and the
+ *  account, read now, neither locked (403) nor gone (404). 0 with
+ *  *account (borrowed from the request) set, or a problem answered
+ *  (HTTP_STOP). `what` ("upload", "download", "result") names the URL in
+ *  problems and the audit. */
+int app_signed_access(app *a, http_request *req, const char *method, const char *path, const char *what,
+                      const char **account);
+
 /** The principal of an authenticated request (NULL if none). */
 const principal *app_principal(const http_request *req);
 
@@ -152,5 +164,11 @@ const principal *app_principal(const http_request *req);
  *  JSON stolen). Uses its own connection when `c` is NULL. Failure to audit
  *  is logged, never silent. */
 int app_audit(app *a, db_conn *c, const char *actor, const char *action, const char *target, json_t *detail);
+
+/** An anonymous authentication failure outside the guard (a bad signed
+ *  URL): noted in the failure log (auth/failure_log.h) and audited within
+ *  its bounds, as the guard does. Returns the Retry-After seconds when the
+ *  address is over its failure limit (answer 429), else 0. */
+int64_t app_auth_failure(app *a, http_request *req, const char *reason, const char *target);
 
 #endif

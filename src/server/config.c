@@ -38,6 +38,8 @@ static const struct key {
     { "max_connections", K_UINT, offsetof(fmugw_config, max_connections), { "FMUGW_MAX_CONNECTIONS" }, 1, 1000000 },
     { "per_ip_connections", K_UINT, offsetof(fmugw_config, per_ip_connections), { "FMUGW_PER_IP_CONNECTIONS" }, 1, 1000000 },
     { "json_max_depth", K_UINT, offsetof(fmugw_config, json_max_depth), { "FMUGW_JSON_MAX_DEPTH" }, 1, 1000 },
+    { "header_timeout_s", K_UINT, offsetof(fmugw_config, header_timeout_s), { "FMUGW_HEADER_TIMEOUT_S" }, 1, 3600 },
+    { "probe_reserve", K_UINT, offsetof(fmugw_config, probe_reserve), { "FMUGW_PROBE_RESERVE" }, 1, 10000 },
     { "shutdown_grace_s", K_UINT, offsetof(fmugw_config, shutdown_grace_s), { "FMUGW_SHUTDOWN_GRACE_S" }, 0, 3600 },
     { "url_ttl_s", K_UINT, offsetof(fmugw_config, url_ttl_s), { "FMUGW_URL_TTL_S" }, 1, 3600 },
     { "token_ttl_s", K_UINT, offsetof(fmugw_config, token_ttl_s), { "FMUGW_TOKEN_TTL_S" }, 1, 900 },
@@ -89,6 +91,7 @@ int config_new(fmugw_config **out)
         { "openapi_path", "api/openapi.yaml" }, { "max_body_bytes", "1048576" },
         { "max_header_bytes", "65536" }, { "timeout_s", "30" }, { "max_connections", "1024" },
         { "per_ip_connections", "64" }, { "json_max_depth", "32" }, { "shutdown_grace_s", "20" },
+        { "header_timeout_s", "10" }, { "probe_reserve", "32" },
         { "url_ttl_s", "300" },
         { "token_ttl_s", "900" }, { "samples_dir", "" }, { "workers", "0" }, { "retention_override_s", "0" }, { "pricing_path", "" },
     };

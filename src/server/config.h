@@ -26,6 +26,9 @@
  *   max_connections     FMUGW_MAX_CONNECTIONS                 1024
  *   per_ip_connections  FMUGW_PER_IP_CONNECTIONS              64
  *   json_max_depth      FMUGW_JSON_MAX_DEPTH                  32
+ *   header_timeout_s    FMUGW_HEADER_TIMEOUT_S                10 (request headers due after accept)
+ *   probe_reserve       FMUGW_PROBE_RESERVE                   32 (connections above max_connections
+ *                                                             kept for /healthz and /readyz)
  *   shutdown_grace_s    FMUGW_SHUTDOWN_GRACE_S                20
  *   url_ttl_s           FMUGW_URL_TTL_S                       300 (signed upload/download URLs, 1..3600)
  *   token_ttl_s         FMUGW_TOKEN_TTL_S                     900 (1..900: JWT lifetime)
@@ -71,6 +74,8 @@ typedef struct fmugw_config {
     unsigned max_connections;
     unsigned per_ip_connections;
     unsigned json_max_depth;
+    unsigned header_timeout_s;
+    unsigned probe_reserve;
     unsigned shutdown_grace_s;
     unsigned url_ttl_s;
     unsigned token_ttl_s;

@@ -81,6 +81,8 @@ static const char *samples_dir(const fmugw_config *cfg, char *buf, size_t size)
     return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
 }
 
+static void wake_http(void *srv) { http_server_wake(srv); }
+
 static void log_error(const char *what)
 {
     json_t *f = json_object();
@@ -197,6 +199,8 @@ int main(int argc, char **argv)
         .per_ip_connections = cfg->per_ip_connections,
         .max_body = cfg->max_body_bytes,
         .json_max_depth = cfg->json_max_depth,
+        .header_timeout_s = cfg->header_timeout_s,
+        .probe_reserve = cfg->probe_reserve,
         .before = app_before,
         .before_ud = a,
     };
@@ -245,6 +249,9 @@ int main(int argc, char **argv)
         log_error("listen");
         goto out;
     }
+    /* Parked status long-polls look again when a job of this process changes. */
+    if (a->jobs)
+        job_system_on_change(a->jobs, wake_http, srv);
     fmugw_log_json(FMUGW_LOG_INFO, "listening",
                    json_pack("{s:s,s:i,s:s,s:i,s:s}", "address", http_server_address(srv),
                              "port", (int)http_server_port(srv), "role",
@@ -266,6 +273,8 @@ int main(int argc, char **argv)
     }
     fmugw_log_json(FMUGW_LOG_INFO, "stopped", NULL);
 out:
+    if (a && a->jobs)
+        job_system_on_change(a->jobs, NULL, NULL); /* before the server goes */
     http_server_free(srv); /* stops the server before the app goes */
     job_system_stop(a);    /* workers finish their jobs; then the app goes */
     app_free(a);

@@ -165,6 +165,22 @@ int store_apikey_list(store_apikey ***out, size_t *n, db_conn *c, const char *ac
     return 0;
 }
 
+int store_apikey_count_active(int64_t *n, db_conn *c, const char *account_id)
+{
+    db_stmt *st = NULL;
+    *n = 0;
+    int rc = db_query(&st, c, "SELECT COUNT(*) FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL", "t",
+                      account_id);
+    if (rc == 0 && (rc = db_step(st)) == 1) {
+        *n = db_column_int64(st, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = fmugw_error_set(FMUGW_EIO, "counting API keys returned no row");
+    }
+    db_finalize(st);
+    return rc;
+}
+
 int store_apikey_revoke(db_conn *c, const char *account_id, const char *key_id)
 {
     int64_t changes = 0, now = store__now_ms();

@@ -61,6 +61,9 @@ int store_apikey_get(store_apikey **out, db_conn *c, const char *account_id, con
 /** Lists an account's keys (revoked ones included), oldest first. */
 int store_apikey_list(store_apikey ***out, size_t *n, db_conn *c, const char *account_id);
 
+/** How many keys of the account are not revoked (locked ones count). */
+int store_apikey_count_active(int64_t *n, db_conn *c, const char *account_id);
+
 /** Revokes a key of an account (`account_id` NULL: any account). Revoking
  *  twice keeps the first time and succeeds. */
 int store_apikey_revoke(db_conn *c, const char *account_id, const char *key_id);

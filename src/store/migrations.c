@@ -27,6 +27,9 @@
  *   filled from the entries (src/ledger/ledger.h); a covering index for
  *   an account's settlements in a billing cycle (ledger_usage_total, read
  *   at every admission and finish).
+ * Migration 8: ledger kind 'storage' (both ledger tables rebuilt, rows
+ *   kept) and storage_accruals, one row per run of the storage accrual per
+ *   account and UTC day (store/storage.h).
  */
 #include "migrations.h"
 #include "store_util.h"
@@ -224,6 +227,68 @@ static const migration migrations[] = {
      "  SELECT credit AS book, amount AS x FROM ledger_entries"
      "  UNION ALL SELECT debit AS book, -amount AS x FROM ledger_entries) t GROUP BY book;"
      "CREATE INDEX ledger_ops_usage ON ledger_ops (account_id, kind, at, amount, overage);"},
+    /* Migration 8: storage charges. The ledger's kind CHECKs gain
+     * 'storage' (SQL cannot alter a CHECK: both tables are rebuilt, the
+     * child renamed first so that its old rows keep pointing at the old
+     * parent until both are dropped); storage_accruals records each run
+     * of the accrual per (account, UTC day). */
+    {8, "storage charges",
+     "ALTER TABLE ledger_entries RENAME TO ledger_entries_v7;"
+     "ALTER TABLE ledger_ops RENAME TO ledger_ops_v7;"
+     "CREATE TABLE ledger_ops ("
+     "  op_key TEXT PRIMARY KEY,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('grant', 'adjust', 'reserve', 'settle', 'release', 'storage')),"
+     "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+     "  job_id TEXT,"
+     "  closes TEXT UNIQUE,"
+     "  at BIGINT NOT NULL,"
+     "  amount BIGINT NOT NULL CHECK (amount >= 0),"
+     "  overage BIGINT NOT NULL DEFAULT 0 CHECK (overage >= 0),"
+     "  detail TEXT"
+     ");"
+     "INSERT INTO ledger_ops (op_key, kind, account_id, job_id, closes, at, amount, overage, detail)"
+     "  SELECT op_key, kind, account_id, job_id, closes, at, amount, overage, detail FROM ledger_ops_v7;"
+     "CREATE TABLE ledger_entries ("
+     "  seq BIGINT PRIMARY KEY,"
+     "  at BIGINT NOT NULL,"
+     "  op_key TEXT NOT NULL REFERENCES ledger_ops(op_key),"
+     "  leg INTEGER NOT NULL,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('grant', 'adjust', 'reserve', 'overage', 'settle', 'release',"
+     "                                     'storage')),"
+     "  debit TEXT NOT NULL,"
+     "  credit TEXT NOT NULL,"
+     "  amount BIGINT NOT NULL CHECK (amount > 0),"
+     "  account_id TEXT NOT NULL,"
+     "  job_id TEXT,"
+     "  detail TEXT,"
+     "  UNIQUE (op_key, leg)"
+     ");"
+     "INSERT INTO ledger_entries (seq, at, op_key, leg, kind, debit, credit, amount, account_id, job_id, detail)"
+     "  SELECT seq, at, op_key, leg, kind, debit, credit, amount, account_id, job_id, detail"
+     "  FROM ledger_entries_v7;"
+     "DROP TABLE ledger_entries_v7;"
+     "DROP TABLE ledger_ops_v7;"
+     "CREATE INDEX ledger_ops_account ON ledger_ops (account_id, kind, at);"
+     "CREATE INDEX ledger_ops_job ON ledger_ops (job_id);"
+     "CREATE INDEX ledger_ops_usage ON ledger_ops (account_id, kind, at, amount, overage);"
+     "CREATE INDEX ledger_entries_account ON ledger_entries (account_id, seq);"
+     "CREATE INDEX ledger_entries_debit ON ledger_entries (debit, amount);"
+     "CREATE INDEX ledger_entries_credit ON ledger_entries (credit, amount);"
+     "CREATE INDEX ledger_entries_job ON ledger_entries (job_id);"
+     "CREATE TABLE storage_accruals ("
+     "  account_id TEXT NOT NULL REFERENCES accounts(id),"
+     "  day TEXT NOT NULL,"
+     "  at BIGINT NOT NULL,"
+     "  from_ms BIGINT NOT NULL,"
+     "  through_ms BIGINT NOT NULL,"
+     "  fmu_bytes BIGINT NOT NULL,"
+     "  result_bytes BIGINT NOT NULL,"
+     "  cost_micro BIGINT NOT NULL CHECK (cost_micro >= 0),"
+     "  charged BIGINT NOT NULL CHECK (charged >= 0),"
+     "  overage BIGINT NOT NULL CHECK (overage >= 0),"
+     "  unpaid BIGINT NOT NULL CHECK (unpaid >= 0),"
+     "  PRIMARY KEY (account_id, day)"
+     ");"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

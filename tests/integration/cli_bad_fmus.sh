@@ -21,6 +21,7 @@ check zip_slip "../../fmugw_zip_slip_evil.txt"
 check absolute_path "/tmp/fmugw_absolute_evil.txt"
 check symlink "symbolic link"
 check zip_bomb "zip bomb"
+check zip_bomb_entries "zip bomb: the archive expands"
 check no_binary "no binary for this platform: Dahlquist.so not found in binaries/linux64"
 check missing_symbol "binaries/linux64/Dahlquist.so: required function fmi2GetTypesPlatform is not exported"
 

@@ -44,6 +44,22 @@ expect_in err '"abc" is not a number' "names the bad value"
 expect_exit 2 "bad interface" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --interface xy
 expect_exit 2 "no FMU" -- "$FMUGW" sim
 expect_exit 2 "unknown command" -- "$FMUGW" frobnicate
+expect_exit 2 "stop before start" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --start-time 2 --stop-time 1 -o never.csv
+expect_in err 'must be greater than start time' "says why"
+# what cannot be run is refused with the reason, before anything runs
+expect_exit 2 "output interval below the times' precision" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --stop-time 1 --output-interval 1e-300 -o never.csv
+expect_lines err 1 "one-line error"
+expect_in err 'output interval 1e-300 is too small' "names the interval"
+expect_exit 2 "step too small for the stop time" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --stop-time 1e30 --step-size 1e8 -o never.csv
+expect_in err 'step size 1e+08 is too small for times around 1e+30' "names the step"
+expect_exit 2 "subnormal step size" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --step-size 5e-324 -o never.csv
+expect_in err 'step size 4.94066e-324 is too close to zero' "names the subnormal"
+expect_exit 2 "subnormal tolerance" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --relative-tolerance 5e-324 -o never.csv
+expect_in err 'relative tolerance' "names the tolerance"
+manyvars=()
+for i in $(seq 1 1001); do manyvars+=(--output-variable x); done
+expect_exit 2 "1001 output variables" -- "$FMUGW" sim "$F2/Dahlquist.fmu" "${manyvars[@]}" -o never.csv
+expect_in err 'at most 1000' "names the bound"
 [ ! -e never.csv ] && pass "no result file after usage errors" || fail "a result file was written"
 
 # runtime failures: exit 1, one line, no partial result file
@@ -52,7 +68,14 @@ expect_lines err 1 "one-line error"
 expect_exit 1 "unknown start variable" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --start-value nope=1 -o never.csv
 expect_in err 'no such variable' "names the problem"
 expect_exit 1 "unknown output variable" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --output-variable nope -o never.csv
-expect_exit 1 "stop before start" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --start-time 2 --stop-time 1 -o never.csv
+# bounds that depend on the model's default experiment: refused by the same rules, before the sandbox starts
+expect_exit 1 "too many rows" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --stop-time 1e9 --output-interval 1e-3 -o never.csv
+expect_lines err 1 "one-line error"
+expect_in err 'result rows, more than the 100000000 allowed' "names the row bound"
+expect_exit 1 "too many rows, in-process" -- "$FMUGW" sim --no-sandbox "$F2/Dahlquist.fmu" --stop-time 1e9 --output-interval 1e-3 -o never.csv
+expect_in err 'result rows, more than' "the engine refuses it too"
+expect_exit 1 "interval below the precision of the default stop time" -- "$FMUGW" sim "$F2/Dahlquist.fmu" --output-interval 1e-300 -o never.csv
+expect_in err 'output interval 1e-300 is too small for times around 10' "names the interval and the times"
 ls never.csv* >/dev/null 2>&1 && fail "a (partial) result file was left" || pass "no partial result file"
 
 expect_exit 0 "info" -- "$FMUGW" info "$F3/BouncingBall.fmu"

@@ -157,7 +157,6 @@ run_case ReadEnviron fmu_error '' -- --start-value target="$SECRET_VAR"
 run_case ForkBomb forbidden_syscall '' -- --start-value count=512 --start-value target="$TAG"
 run_case ExecShell forbidden_syscall '' -- --start-value target="$TAG"
 run_case InfiniteLoop cpu_limit '' -- --cpu-limit 1 --timeout 10 --start-value target="$TAG"
-took_at_most 4 "InfiniteLoop stopped by the CPU limit"
 # a safety net for the machine if the sandbox's own limit failed (not under ASan, which needs a huge address space)
 if [ -n "$ASAN" ]; then vlimit=unlimited; else vlimit=4194304; fi
 (ulimit -v $vlimit && run_case Alloc64G memory_limit 'after [1-9][0-9]* MiB' -- --memory-limit 256M --start-value target="$TAG"; echo "$failures" >alloc.failures)
@@ -173,7 +172,6 @@ run_case LogFlood output_limit '' -- --output-limit 1M --start-value count=64 --
 size=$(stat -c %s err-LogFlood)
 [ "$size" -lt $((4 << 20)) ] && pass "LogFlood: stderr stayed small ($size bytes)" || fail "LogFlood: $size bytes on stderr under a 1M output limit"
 run_case SleepForever timeout '' -- --timeout 1 --start-value target="$TAG"
-took_at_most 4 "SleepForever stopped at the deadline"
 run_case ThreadSpin fmu_error 'pthread_create' -- --start-value count=1000 --start-value target="$TAG"
 run_case ConstructorSocket forbidden_syscall '' -- --start-value target="$TAG"
 run_case InheritedFds fmu_error 'no descriptor above 4' -- --start-value target="$TAG"

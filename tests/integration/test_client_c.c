@@ -658,7 +658,7 @@ static void test_cli(void **state)
     snprintf(args, sizeof args, "run %s --stop-time 1 --start-value no_such_variable=1 -o nope.csv", id);
     assert_int_equal(cli(out, sizeof out, NULL, args), 1);
     sample(path, sizeof path, "2.0", "Stair");
-    snprintf(args, sizeof args, "run '%s' --stop-time 1e9 --output-interval 1 --timeout 1 -o nope.csv", path);
+    snprintf(args, sizeof args, "run '%s' --stop-time 1e5 --output-interval 1 --step-size 1e-6 --timeout 1 -o nope.csv", path);
     assert_int_equal(cli(out, sizeof out, NULL, args), 5);
     snprintf(args, sizeof args, "%s/cli.err", G.root);
     /* with --timeout 1 the server sets the CPU limit to 1 s too: whichever

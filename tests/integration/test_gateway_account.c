@@ -392,6 +392,134 @@ static void test_scope_and_auth(void **state)
     }
 }
 
+/* The storage charge: an uploaded FMU, kept (backdated) 1000 days, is
+ * charged at pricing.json's 2 credits per GiB-day by `fmugwd admin storage
+ * charge --now`, listed as a `storage` entry by GET /account/ledger; a
+ * dry run before charges nothing and a second run the same day charges
+ * nothing more; the ledger still checks. */
+static void test_storage_charge(void **state)
+{
+    (void)state;
+    char key[128], acct[128], tok[4096], out[65536], path[700], url[800], sql[512];
+    new_account("storage@example.com", "pro", key, sizeof key, acct, sizeof acct);
+    get_token(key, tok, sizeof tok);
+    snprintf(path, sizeof path, "%s/2.0/BouncingBall.fmu", getenv("FMUGW_FMU_DIR"));
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char fmu[1 << 20];
+    size_t size = fread(fmu, 1, sizeof fmu, f);
+    fclose(f);
+    assert_true(size > 0 && size < sizeof fmu);
+    char hk[200], ht[9000];
+    snprintf(hk, sizeof hk, "X-API-Key: %s", key);
+    snprintf(ht, sizeof ht, "Authorization: Bearer %s", tok);
+    const char *hs[] = {hk, ht, "Content-Type: application/octet-stream", NULL};
+    gw_response r;
+    assert_int_equal(gw_request(&G, &r, "POST", "/fmu?name=bb.fmu", fmu, size, hs), 0);
+    assert_int_equal(r.status, 201);
+    gw_response_free(&r);
+
+    /* The account and its FMU have existed for 1000 days. */
+    const int64_t back = 1000LL * 86400000;
+    snprintf(url, sizeof url, "sqlite://%s/fmugw.db", G.data_dir);
+    db_conn *c = NULL;
+    assert_int_equal(db_open(&c, url), 0);
+    snprintf(sql, sizeof sql,
+             "UPDATE accounts SET created_at = created_at - %lld WHERE id = '%s';"
+             "UPDATE fmus SET created_at = created_at - %lld WHERE account_id = '%s'",
+             (long long)back, acct, (long long)back, acct);
+    assert_int_equal(db_exec(c, sql), 0);
+    db_stmt *st = NULL;
+    assert_int_equal(db_query(&st, c, "SELECT created_at FROM accounts WHERE id = $1", "t", acct), 0);
+    assert_int_equal(db_step(st), 1);
+    int64_t created = db_column_int64(st, 0);
+    db_finalize(st);
+    json_t *before = get_json("/account", key, tok);
+    json_int_t bal0 = integer(before, "balance_millicredits");
+    assert_int_equal(integer(json_object_get(before, "storage"), "fmu_bytes"), (json_int_t)size);
+    json_decref(before);
+
+    /* A dry run shows the charge and writes nothing. */
+    assert_int_equal(admin(out, sizeof out, "storage charge --json"), 0);
+    json_t *dry = json_loads(out, 0, NULL);
+    assert_non_null(dry);
+    assert_true(json_is_true(json_object_get(dry, "dry_run")));
+    json_decref(dry);
+    json_t *l = get_json("/account/ledger", key, tok);
+    for (size_t i = 0; i < json_array_size(json_object_get(l, "items")); i++)
+        assert_string_not_equal(json_string_value(json_object_get(json_array_get(json_object_get(l, "items"), i),
+                                                                  "kind")),
+                                "storage");
+    json_decref(l);
+
+    /* --now charges it. */
+    assert_int_equal(admin(out, sizeof out, "storage charge --now --json"), 0);
+    json_t *run = json_loads(out, 0, NULL);
+    assert_non_null(run);
+    json_t *mine = NULL, *it;
+    size_t i;
+    json_array_foreach(json_object_get(run, "accounts"), i, it)
+    {
+        if (!strcmp(json_string_value(json_object_get(it, "account_id")), acct))
+            mine = it;
+    }
+    assert_non_null(mine);
+    assert_int_equal(integer(mine, "from_ms"), created);
+    assert_int_equal(integer(mine, "fmu_bytes"), (json_int_t)size);
+    int64_t through = integer(mine, "through_ms");
+    /* bytes x ms x 2000 millicredits per GiB-day, in micro-millicredits
+     * rounded down, then up to whole millicredits */
+    unsigned __int128 num = (unsigned __int128)size * (unsigned __int128)(through - created) * 2000u * 1000000u;
+    unsigned __int128 den = (unsigned __int128)(1u << 30) * 86400000u;
+    int64_t micro = (int64_t)(num / den), want = micro / 1000000 + (micro % 1000000 != 0);
+    assert_true(want >= 10); /* tens of KiB for 1000 days: a fraction of a credit */
+    assert_int_equal(integer(mine, "charged"), want);
+    assert_int_equal(integer(mine, "unpaid"), 0);
+    json_decref(run);
+
+    l = get_json("/account/ledger", key, tok);
+    json_t *e = json_array_get(json_object_get(l, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "kind")), "storage");
+    assert_int_equal(integer(e, "amount_millicredits"), want);
+    char book[200];
+    snprintf(book, sizeof book, "user:%s:available", acct);
+    assert_string_equal(json_string_value(json_object_get(e, "debit")), book);
+    assert_string_equal(json_string_value(json_object_get(e, "credit")), "system:revenue");
+    json_decref(l);
+    json_t *after = get_json("/account", key, tok);
+    assert_int_equal(integer(after, "balance_millicredits"), bal0 - want);
+    assert_true(integer(json_object_get(after, "cycle"), "usage_millicredits") >= want);
+    json_decref(after);
+
+    /* A second run the same day charges nothing more. */
+    assert_int_equal(admin(out, sizeof out, "storage charge --now --json"), 0);
+    run = json_loads(out, 0, NULL);
+    assert_non_null(run);
+    mine = NULL;
+    json_array_foreach(json_object_get(run, "accounts"), i, it)
+    {
+        if (!strcmp(json_string_value(json_object_get(it, "account_id")), acct))
+            mine = it;
+    }
+    assert_non_null(mine);
+    assert_true(json_is_true(json_object_get(mine, "already")));
+    assert_int_equal(integer(mine, "charged"), 0);
+    json_decref(run);
+    l = get_json("/account/ledger", key, tok);
+    int storage_entries = 0;
+    json_array_foreach(json_object_get(l, "items"), i, it)
+    {
+        storage_entries += !strcmp(json_string_value(json_object_get(it, "kind")), "storage");
+    }
+    assert_int_equal(storage_entries, 1);
+    json_decref(l);
+    after = get_json("/account", key, tok);
+    assert_int_equal(integer(after, "balance_millicredits"), bal0 - want);
+    json_decref(after);
+    assert_int_equal(ledger_check(c), 0);
+    db_close(c);
+}
+
 int main(void)
 {
     if (!getenv("FMUGWD")) {
@@ -404,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_ledger_pagination),
         cmocka_unit_test(test_usage_formats),
         cmocka_unit_test(test_scope_and_auth),
+        cmocka_unit_test(test_storage_charge),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

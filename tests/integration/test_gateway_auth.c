@@ -549,6 +549,123 @@ static void test_rate_limit(void **state)
     assert_true(ok >= 18 && ok <= 25); /* burst 20 (minus the token call), plus a few earned back */
 }
 
+/* `fmugwd admin key create` for `email` with the default scopes: 0 and the
+ * key in key (128 bytes), or the exit status with the one-line message in
+ * msg (512 bytes). */
+static int admin_key_create(const char *email, char *key, char *msg)
+{
+    char cmd[2048], out[4096] = "";
+    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' key create --email %s --json 2>&1", getenv("FMUGWD"),
+             G.data_dir, email);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (msg)
+        snprintf(msg, 512, "%s", out);
+    if (st == 0 && key) {
+        json_t *j = json_loads(out, 0, NULL);
+        assert_non_null(j);
+        snprintf(key, 128, "%s", json_string_value(json_object_get(j, "api_key")));
+        json_decref(j);
+    }
+    return st;
+}
+
+/* The rate limit is the account's: five keys of one Free account share
+ * one bucket (burst 20, 5/s), they do not get 20 each. */
+static void test_rate_limit_per_account(void **state)
+{
+    (void)state;
+    char keys[5][128], toks[5][4096];
+    new_account("shared-bucket@example.com", "free", keys[0], sizeof keys[0], NULL, 0);
+    for (int i = 1; i < 5; i++)
+        assert_int_equal(admin_key_create("shared-bucket@example.com", keys[i], NULL), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(get_token(&G, keys[i], toks[i], sizeof toks[i]), 200);
+    int ok = 5, limited = 0;
+    for (int i = 0; i < 150 && !limited; i++) {
+        gw_response r;
+        long st = call(&G, &r, "GET", "/keys", keys[i % 5], toks[i % 5], NULL);
+        if (st == 200)
+            ok++;
+        else {
+            assert_problem(&r, 429, "rate-limited");
+            limited++;
+        }
+        gw_response_free(&r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* what one bucket allows: the burst plus 5/s earned meanwhile */
+    double allowed = 20 + 5 * elapsed + 1;
+    if (ok > allowed)
+        fail_msg("%d requests of one Free account passed in %.2f s (one bucket allows %.0f)", ok, elapsed, allowed);
+    assert_int_equal(limited, 1);
+    /* every key of the account is refused now, not only the one that hit it */
+    gw_response r;
+    for (int i = 0; i < 5; i++) {
+        long st = call(&G, &r, "GET", "/keys", keys[i], toks[i], NULL);
+        gw_response_free(&r);
+        if (st == 429)
+            limited++;
+    }
+    assert_true(limited >= 4);
+}
+
+/* Keys per account are capped by tier (Free: 5 not revoked): the sixth is
+ * refused by the API (409) and the admin CLI alike and nothing is created;
+ * revoking one frees a place. */
+static void test_key_cap(void **state)
+{
+    (void)state;
+    char key[128], tok[4096], extra[128], msg[512];
+    gw_response r;
+    new_account("key-cap@example.com", "free", key, sizeof key, NULL, 0);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(admin_key_create("key-cap@example.com", extra, NULL), 0);
+    assert_int_equal(get_token(&G, key, tok, sizeof tok), 200);
+    /* the fifth through the API */
+    assert_int_equal(call(&G, &r, "POST", "/keys", key, tok, "{\"name\":\"fifth\"}"), 201);
+    json_t *j = gw_json(&r);
+    char fifth[64];
+    snprintf(fifth, sizeof fifth, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    gw_response_free(&r);
+    /* the sixth: 409 naming the cap, by the API and the CLI */
+    assert_int_equal(call(&G, &r, "POST", "/keys", key, tok, "{\"name\":\"sixth\"}"), 409);
+    assert_problem(&r, 409, "conflict");
+    j = gw_json(&r);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "at most 5 active API keys"));
+    json_decref(j);
+    gw_response_free(&r);
+    assert_int_not_equal(admin_key_create("key-cap@example.com", NULL, msg), 0);
+    assert_non_null(strstr(msg, "at most 5 active API keys"));
+    assert_null(strchr(msg, '\n') && strchr(msg, '\n')[1] ? strchr(msg, '\n') + 1 : NULL); /* one line */
+    /* nothing was created */
+    assert_int_equal(call(&G, &r, "GET", "/keys", key, tok, NULL), 200);
+    j = gw_json(&r);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 5);
+    json_decref(j);
+    gw_response_free(&r);
+    /* revoking one frees its place */
+    char path[128];
+    snprintf(path, sizeof path, "/keys/%s", fifth);
+    assert_int_equal(call(&G, &r, "DELETE", path, key, tok, NULL), 204);
+    gw_response_free(&r);
+    assert_int_equal(call(&G, &r, "POST", "/keys", key, tok, "{\"name\":\"again\"}"), 201);
+    gw_response_free(&r);
+    assert_int_equal(call(&G, &r, "GET", "/keys", key, tok, NULL), 200);
+    j = gw_json(&r);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 6); /* 5 active + the revoked one */
+    json_decref(j);
+    gw_response_free(&r);
+}
+
 static void test_abuse_lock(void **state)
 {
     (void)state;
@@ -742,6 +859,8 @@ int main(void)
         cmocka_unit_test(test_bad_tokens),
         cmocka_unit_test(test_key_lifecycle),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_rate_limit_per_account),
+        cmocka_unit_test(test_key_cap),
         cmocka_unit_test(test_abuse_lock),
         cmocka_unit_test(test_secrets_not_logged),
         cmocka_unit_test(test_audit_chain),

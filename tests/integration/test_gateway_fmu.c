@@ -75,12 +75,25 @@ static int get_token(const gw *g, cred *c)
     return gw_token(g, c->key, c->token, sizeof c->token);
 }
 
-/* Creates an account with the admin CLI and gets it a token. */
-static int make_account(const gw *g, cred *c)
+/* `fmugwd admin --data-dir D ARGS`: its exit status (0 = success). */
+static int admin_run(const gw *g, const char *args)
 {
-    char cmd[2048], out[4096] = "";
-    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' account create --email t%u-%d@example.com --tier free --json",
-             getenv("FMUGWD"), g->data_dir, email_seq++, (int)getpid());
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' %s >/dev/null", getenv("FMUGWD"), g->data_dir, args);
+    return system(cmd);
+}
+
+/* Creates an account (email `email`, or a fresh one when NULL) with the
+ * admin CLI and gets it a token. */
+static int make_account_email(const gw *g, cred *c, const char *email)
+{
+    char cmd[2048], out[4096] = "", fresh[128];
+    if (!email) {
+        snprintf(fresh, sizeof fresh, "t%u-%d@example.com", email_seq++, (int)getpid());
+        email = fresh;
+    }
+    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' account create --email %s --tier free --json",
+             getenv("FMUGWD"), g->data_dir, email);
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
@@ -96,6 +109,11 @@ static int make_account(const gw *g, cred *c)
     snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
     json_decref(j);
     return get_token(g, c);
+}
+
+static int make_account(const gw *g, cred *c)
+{
+    return make_account_email(g, c, NULL);
 }
 
 /* An authenticated request as `c` (ct: an extra Content-Type or NULL). */
@@ -788,6 +806,269 @@ static void test_other_tenant_is_404_everywhere(void **state)
     free(data2);
 }
 
+/* GET of a (relative) URL without credentials: the status; the body's
+ * problem detail is copied into detail (if not NULL, 512 bytes). */
+static long get_url(const gw *g, const char *url, char *detail)
+{
+    gw_response r;
+    assert_int_equal(gw_request(g, &r, "GET", url, NULL, 0, NULL), 0);
+    long st = r.status;
+    if (detail) {
+        json_t *j = gw_json(&r);
+        snprintf(detail, 512, "%s", j && jstr(j, "detail") ? jstr(j, "detail") : "");
+        json_decref(j);
+    }
+    gw_response_free(&r);
+    return st;
+}
+
+/* Each signed parameter must appear once: a second sig, account or
+ * expires (libmicrohttpd hands out the first) is refused, whichever of the
+ * two copies is the genuine one. */
+static void test_repeated_signed_parameter(void **state)
+{
+    (void)state;
+    cred D; /* a fresh tenant: signed URL uses draw from its rate limit */
+    assert_int_equal(make_account(&G, &D), 0);
+    size_t len;
+    char *data = slurp(sample_path("2.0", "Dahlquist"), &len);
+    long st;
+    json_t *f = upload(&G, &D, "dq.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char p[256], url[2048], bad[2600], detail[512];
+    snprintf(p, sizeof p, "/fmu/%s/download", jstr(f, "id"));
+    json_decref(f);
+    gw_response r;
+    api(&G, &D, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(url, sizeof url, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    assert_int_equal(get_url(&G, url, NULL), 200);
+
+    const char *sig = strstr(url, "&sig=");
+    assert_non_null(sig);
+    /* the genuine sig first, junk second (the first wins in the library) */
+    snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", url);
+    assert_int_equal(get_url(&G, bad, detail), 403);
+    assert_non_null(strstr(detail, "sig is repeated"));
+    /* junk first, the genuine one second */
+    snprintf(bad, sizeof bad, "%.*s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%s", (int)(sig - url), url, sig);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    /* the same value twice is still a repeat */
+    snprintf(bad, sizeof bad, "%s%s", url, sig);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    /* a second account= (another tenant's) and a second expires= */
+    snprintf(bad, sizeof bad, "%s&account=%s", url, A.account);
+    assert_int_equal(get_url(&G, bad, detail), 403);
+    assert_non_null(strstr(detail, "account is repeated"));
+    snprintf(bad, sizeof bad, "%s&expires=99999999999", url);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    /* and on the upload URL */
+    char sha[65];
+    size_t len2;
+    char *data2 = slurp(sample_path("2.0", "Stair"), &len2);
+    sha_hex(sha, data2, len2);
+    json_t *t = declare(&G, &D, "stair.fmu", (long long)len2, sha, &st);
+    assert_int_equal(st, 201);
+    snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", jstr(t, "upload_url"));
+    assert_int_equal(put_url(&G, bad, data2, len2, NULL), 403);
+    json_t *fa;
+    assert_int_equal(get_fmu(&G, &D, jstr(t, "fmu_id"), &fa), 200);
+    assert_string_equal(jstr(fa, "status"), "awaiting_upload");
+    json_decref(fa);
+    /* the URL as issued still works */
+    assert_int_equal(put_url(&G, jstr(t, "upload_url"), data2, len2, NULL), 200);
+    json_decref(t);
+    assert_int_equal(get_url(&G, url, NULL), 200);
+    free(data);
+    free(data2);
+}
+
+/* Signed URLs issued before the account was locked stop working at the
+ * lock (403 naming it), store nothing, and work again after an unlock
+ * while they have not expired. */
+static void test_locked_account_signed_urls(void **state)
+{
+    (void)state;
+    cred C;
+    char email[128], args[256];
+    snprintf(email, sizeof email, "lock-%d@example.com", (int)getpid());
+    assert_int_equal(make_account_email(&G, &C, email), 0);
+    size_t len, len2;
+    char *data = slurp(sample_path("2.0", "VanDerPol"), &len);
+    char *data2 = slurp(sample_path("2.0", "Feedthrough"), &len2);
+    long st;
+    json_t *f = upload(&G, &C, "vdp.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char fid[128], p[256], durl[2048], uurl[2048], wid[128], sha[65], detail[512];
+    snprintf(fid, sizeof fid, "%s", jstr(f, "id"));
+    json_decref(f);
+    snprintf(p, sizeof p, "/fmu/%s/download", fid);
+    gw_response r;
+    api(&G, &C, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(durl, sizeof durl, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    sha_hex(sha, data2, len2);
+    json_t *t = declare(&G, &C, "ft.fmu", (long long)len2, sha, &st);
+    assert_int_equal(st, 201);
+    snprintf(uurl, sizeof uurl, "%s", jstr(t, "upload_url"));
+    snprintf(wid, sizeof wid, "%s", jstr(t, "fmu_id"));
+    json_decref(t);
+    assert_int_equal(get_url(&G, durl, NULL), 200);
+
+    snprintf(args, sizeof args, "account lock --email %s", email);
+    assert_int_equal(admin_run(&G, args), 0);
+    int blobs = count_blobs(&G);
+    assert_int_equal(get_url(&G, durl, detail), 403);
+    assert_non_null(strstr(detail, "account is locked"));
+    json_t *body = NULL;
+    assert_int_equal(put_url(&G, uurl, data2, len2, &body), 403);
+    assert_non_null(strstr(jstr(body, "detail"), "account is locked"));
+    assert_string_equal(jstr(body, "type"), "https://fmu-gateway.dev/problems/forbidden");
+    json_decref(body);
+    assert_int_equal(count_blobs(&G), blobs);
+
+    snprintf(args, sizeof args, "account unlock --email %s", email);
+    assert_int_equal(admin_run(&G, args), 0);
+    json_t *fa;
+    assert_int_equal(get_fmu(&G, &C, wid, &fa), 200);
+    assert_string_equal(jstr(fa, "status"), "awaiting_upload");
+    json_decref(fa);
+    assert_int_equal(get_url(&G, durl, NULL), 200);
+    assert_int_equal(put_url(&G, uurl, data2, len2, NULL), 200);
+    free(data);
+    free(data2);
+}
+
+/* Signed URLs are bound to the key that asked for them: revoking that key
+ * ends them at once (403 naming it, nothing stored), the key cannot be
+ * stripped or swapped, and URLs of the account's other keys still work. */
+static void test_revoked_key_signed_urls(void **state)
+{
+    (void)state;
+    cred K1, K2;
+    assert_int_equal(make_account(&G, &K1), 0);
+    gw_response r;
+    api(&G, &K1, &r, "POST", "/keys", "{\"name\":\"ci\"}", 13, "application/json");
+    assert_int_equal(r.status, 201);
+    json_t *k = gw_json(&r);
+    gw_response_free(&r);
+    memset(&K2, 0, sizeof K2);
+    snprintf(K2.key, sizeof K2.key, "%s", jstr(k, "api_key"));
+    snprintf(K2.account, sizeof K2.account, "%s", K1.account);
+    char k2id[64];
+    snprintf(k2id, sizeof k2id, "%s", jstr(k, "id"));
+    json_decref(k);
+    assert_int_equal(get_token(&G, &K2), 0);
+
+    size_t len, len2;
+    char *data = slurp(sample_path("3.0", "BouncingBall"), &len);
+    char *data2 = slurp(sample_path("3.0", "VanDerPol"), &len2);
+    long st;
+    json_t *f = upload(&G, &K2, "bb3.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char p[256], durl[2048], uurl[2048], wid[128], sha[65], detail[512], bad[2600], fid[128];
+    snprintf(fid, sizeof fid, "%s", jstr(f, "id"));
+    json_decref(f);
+    snprintf(p, sizeof p, "/fmu/%s/download", fid);
+    api(&G, &K2, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(durl, sizeof durl, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    char want_key[100];
+    snprintf(want_key, sizeof want_key, "&key=%s&", k2id);
+    assert_non_null(strstr(durl, want_key));
+    sha_hex(sha, data2, len2);
+    json_t *t = declare(&G, &K2, "vdp3.fmu", (long long)len2, sha, &st);
+    assert_int_equal(st, 201);
+    snprintf(uurl, sizeof uurl, "%s", jstr(t, "upload_url"));
+    snprintf(wid, sizeof wid, "%s", jstr(t, "fmu_id"));
+    json_decref(t);
+    assert_int_equal(get_url(&G, durl, NULL), 200);
+    /* the key stripped, or swapped for another of the account's keys */
+    const char *kp = strstr(durl, "&key=");
+    const char *after = strchr(kp + 1, '&');
+    snprintf(bad, sizeof bad, "%.*s%s", (int)(kp - durl), durl, after);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+    snprintf(bad, sizeof bad, "%.*s&key=key_0000%s", (int)(kp - durl), durl, after);
+    assert_int_equal(get_url(&G, bad, NULL), 403);
+
+    /* revoke K2 (with K1): its URLs end */
+    snprintf(p, sizeof p, "/keys/%s", k2id);
+    api(&G, &K1, &r, "DELETE", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 204);
+    gw_response_free(&r);
+    int blobs = count_blobs(&G);
+    assert_int_equal(get_url(&G, durl, detail), 403);
+    assert_non_null(strstr(detail, "has been revoked"));
+    json_t *body = NULL;
+    assert_int_equal(put_url(&G, uurl, data2, len2, &body), 403);
+    assert_non_null(strstr(jstr(body, "detail"), "has been revoked"));
+    json_decref(body);
+    assert_int_equal(count_blobs(&G), blobs);
+    json_t *fa;
+    assert_int_equal(get_fmu(&G, &K1, wid, &fa), 200);
+    assert_string_equal(jstr(fa, "status"), "awaiting_upload");
+    json_decref(fa);
+    /* the same FMU through a URL of K1, the account's other key */
+    snprintf(p, sizeof p, "/fmu/%s/download", fid);
+    api(&G, &K1, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    d = gw_json(&r);
+    gw_response_free(&r);
+    assert_int_equal(get_url(&G, jstr(d, "download_url"), NULL), 200);
+    json_decref(d);
+    free(data);
+    free(data2);
+}
+
+/* A signed URL draws from its account's rate limit: replaying one download
+ * URL cannot go past the tier's burst (Free: 20). */
+static void test_signed_url_rate_limited(void **state)
+{
+    (void)state;
+    cred E;
+    assert_int_equal(make_account(&G, &E), 0);
+    size_t len;
+    char *data = slurp(sample_path("2.0", "Resource"), &len);
+    long st;
+    json_t *f = upload(&G, &E, "res.fmu", data, len, &st);
+    assert_int_equal(st, 200);
+    char p[256], url[2048], buf[64];
+    snprintf(p, sizeof p, "/fmu/%s/download", jstr(f, "id"));
+    json_decref(f);
+    gw_response r;
+    api(&G, &E, &r, "GET", p, NULL, 0, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *d = gw_json(&r);
+    gw_response_free(&r);
+    snprintf(url, sizeof url, "%s", jstr(d, "download_url"));
+    json_decref(d);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 60 && !limited; i++) {
+        assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+        if (r.status == 200)
+            ok++;
+        else {
+            assert_int_equal(r.status, 429);
+            assert_true(problem_type_is(&r, "rate-limited"));
+            assert_non_null(gw_header(&r, "Retry-After", buf, sizeof buf));
+            limited++;
+        }
+        gw_response_free(&r);
+    }
+    assert_int_equal(limited, 1);
+    assert_true(ok < 60);
+    free(data);
+}
+
 static void test_public_samples(void **state)
 {
     (void)state;
@@ -914,6 +1195,10 @@ int main(void)
         cmocka_unit_test(test_rejections_lock_the_key),
         cmocka_unit_test(test_other_tenant_is_404_everywhere),
         cmocka_unit_test(test_public_samples),
+        cmocka_unit_test(test_repeated_signed_parameter),
+        cmocka_unit_test(test_locked_account_signed_urls),
+        cmocka_unit_test(test_signed_url_rate_limited),
+        cmocka_unit_test(test_revoked_key_signed_urls),
         cmocka_unit_test(test_kill9_mid_upload),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -7,7 +7,11 @@
  * another tenant's job runs, charged the pricing of its metered usage;
  * cross-tenant 404; cancel (queued: nothing charged; running: charged for
  * its use); kill -9 of the daemon with jobs queued and running, restart,
- * ledger_check; retention purge; DELETE /account/data.
+ * ledger_check; retention purge; DELETE /account/data; options the
+ * runner's rules refuse are 422s (subnormal steps and tolerances, steps or
+ * rows past their bounds, too many names), options past the old argv
+ * limit run and are charged, limits are validated and the reservation is
+ * priced at the limits the sandbox enforces.
  */
 #include "harness.h"
 
@@ -436,22 +440,31 @@ static void test_long_poll(void **state)
     char dq[64], body[512], path[256];
     sample_id(dq, "Dahlquist", "2.0");
     char *id = submit_ok(&G, &B, long_body(body, sizeof body, dq, 1.0));
-    /* wait for it to leave queued/running: returns on the change, well before 30 s */
-    snprintf(path, sizeof path, "/fmu/status/%s?wait=30&status=running", id);
-    double t0 = now_s();
+    /* each long-poll names the state it knows and returns on the change:
+     * queued -> running -> succeeded takes at most three of them (a poll
+     * that hit its 30 s deadline would show no change of state) */
     json_t *s = NULL;
-    for (int i = 0; i < 3; i++) {
+    char known[16] = "queued";
+    int changes = 0, polls = 0;
+    for (int i = 0; i < 4; i++) {
+        polls++;
+        snprintf(path, sizeof path, "/fmu/status/%s?wait=30&status=%s", id, known);
         s = get_json(&G, &B, path, 200);
-        if (finished(json_string_value(json_object_get(s, "status"))))
+        const char *st = json_string_value(json_object_get(s, "status"));
+        assert_non_null(st);
+        if (strcmp(st, known) != 0)
+            changes++;
+        if (finished(st))
             break;
+        snprintf(known, sizeof known, "%s", st);
         json_decref(s);
         s = NULL;
     }
-    double dt = now_s() - t0;
     assert_non_null(s);
     assert_string_equal(json_string_value(json_object_get(s, "status")), "succeeded");
-    assert_true(dt < 25);
+    assert_int_equal(changes, polls); /* every poll ended on a change, none at its deadline */
     json_decref(s);
+    double t0;
     /* on a finished job ?wait returns at once */
     snprintf(path, sizeof path, "/fmu/status/%s?wait=30", id);
     t0 = now_s();
@@ -606,6 +619,137 @@ static void test_field_errors(void **state)
     json_t *after = get_json(&G, &B, "/jobs?limit=200", 200);
     assert_int_equal(json_array_size(json_object_get(after, "items")), n_before);
     json_decref(after);
+}
+
+/* ---- the runner's rules at the API ------------------------------------------------ */
+
+/* A body with `n` output variables alternating h and v (and `extra`). */
+static char *names_body(const char *fmu_id, unsigned n, const char *extra)
+{
+    size_t cap = (size_t)n * 8 + 512;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    int k = snprintf(b, cap, "{\"fmu_id\":\"%s\",\"stop_time\":0.5,\"output_interval\":0.1,\"reuse\":false%s,"
+                             "\"output_variables\":[", fmu_id, extra ? extra : "");
+    for (unsigned i = 0; i < n; i++)
+        k += snprintf(b + k, cap - (size_t)k, "%s\"%s\"", i ? "," : "", i % 2 ? "v" : "h");
+    snprintf(b + k, cap - (size_t)k, "]}");
+    return b;
+}
+
+/* Options the old validation accepted and the runner then refused as a
+ * platform error (uncharged): 300 output variables past the runner argv's
+ * 510 slots now run and are charged; subnormal steps and tolerances,
+ * steps/rows past their bounds and more names than allowed are 422s
+ * naming the field, and nothing is admitted. */
+static void test_runner_rules(void **state)
+{
+    (void)state;
+    char bb[64], body[512];
+    sample_id(bb, "BouncingBall", "2.0");
+    char *big = names_body(bb, 300, NULL);
+    char *id = submit_ok(&G, &B, big);
+    free(big);
+    json_t *s = wait_job(&G, &B, id, 120);
+    if (strcmp(json_string_value(json_object_get(s, "status")), "succeeded"))
+        fail_msg("300 output variables: %s", json_dumps(s, 0));
+    assert_true(milli(s, "credits_charged") > 0);
+    assert_true(milli(s, "credits_charged") <= milli(s, "credits_reserved"));
+    json_decref(s);
+    size_t len;
+    char *res = download(&G, &B, id, &len, NULL);
+    size_t cols = 1;
+    for (char *p = res; *p && *p != '\n'; p++)
+        cols += *p == ',';
+    assert_int_equal(cols, 301); /* time + the 300 named */
+    free(res);
+    free(id);
+
+    json_t *before = get_json(&G, &B, "/jobs?limit=200", 200);
+    size_t n_before = json_array_size(json_object_get(before, "items"));
+    json_decref(before);
+#define F(field, fmt, ...)                                                \
+    do {                                                                  \
+        snprintf(body, sizeof body, "{\"fmu_id\":\"%s\"," fmt "}", bb, __VA_ARGS__); \
+        expect_field(body, field);                                        \
+    } while (0)
+    F("step_size", "\"step_size\":%s", "5e-324");
+    F("relative_tolerance", "\"interface\":\"me\",\"relative_tolerance\":%s", "5e-324");
+    F("output_interval", "\"stop_time\":1,\"output_interval\":%s", "1e-300");
+    F("step_size", "\"stop_time\":1e30,\"step_size\":%s", "1e8");
+    F("output_interval", "\"stop_time\":1e9,\"output_interval\":%s", "1e-3");
+    F("timeout_s", "\"timeout_s\":%s", "1e-300");
+    F("timeout_s", "\"timeout_s\":%s", "0.5");
+    F("cpu_limit_s", "\"cpu_limit_s\":%s", "1e-300");
+    F("memory_limit_mb", "\"memory_limit_mb\":%s", "5e-324");
+#undef F
+    /* 10,000 names: one bounded problem, not one per name found by a linear search */
+    big = names_body(bb, 10000, NULL);
+    long st;
+    json_t *j = submit(&G, &B, big, NULL, &st);
+    free(big);
+    assert_int_equal(st, 422);
+    json_t *errs = json_object_get(j, "errors");
+    assert_int_equal(json_array_size(errs), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errs, 0), "field")), "output_variables");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(errs, 0), "message")), "at most 1000"));
+    json_decref(j);
+    json_t *after = get_json(&G, &B, "/jobs?limit=200", 200);
+    assert_int_equal(json_array_size(json_object_get(after, "items")), n_before);
+    json_decref(after);
+}
+
+/* The reservation is priced at the limits the sandbox enforces: a timeout
+ * of 1.0004 s is stored and enforced as 1.001 s (whole milliseconds) and
+ * reserved as that, with the CPU the hard RLIMIT_CPU allows; the job that
+ * sleeps past it is killed at that limit. */
+static void test_limits_reserved_as_enforced(void **state)
+{
+    (void)state;
+    cred T;
+    assert_int_equal(make_account(&G, &T, "pro"), 0);
+    char path[600], fid[64], body[512];
+    snprintf(path, sizeof path, "%s/SleepForever.fmu", getenv("FMUGW_HOSTILE_DIR"));
+    upload(&G, &T, path, "sleep-limits", fid);
+    snprintf(body, sizeof body,
+             "{\"fmu_id\":\"%s\",\"stop_time\":0.3,\"output_interval\":0.1,\"reuse\":false,\"timeout_s\":1.0004,"
+             "\"memory_limit_mb\":300}",
+             fid);
+    long st;
+    json_t *a = submit(&G, &T, body, NULL, &st);
+    assert_int_equal(st, 202);
+    char id[64];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(a, "job_id")));
+    snprintf(path, sizeof path, "/fmu/%s", fid);
+    json_t *f = get_json(&G, &T, path, 200);
+    const pricing_tier *pro = pricing_tier_get(P, "pro");
+    /* CPU: RLIMIT_CPU counts whole seconds, 2 s soft and 3 s hard for a 1.001 s
+     * job, and several threads can use that much within the wall time */
+    int64_t want = pricing_job_worst_case_cpu(P, pro, (uint64_t)json_integer_value(json_object_get(f, "size")), 0.3,
+                                              1.001, 3.0, (uint64_t)300 << 20, false, 0);
+    assert_int_equal(json_integer_value(json_object_get(a, "credits_reserved_millicredits")), want);
+    json_decref(f);
+    json_decref(a);
+    json_t *s = wait_job(&G, &T, id, 120);
+    assert_string_equal(json_string_value(json_object_get(s, "status")), "timed_out");
+    const char *msg = json_string_value(json_object_get(json_object_get(s, "error"), "detail"));
+    if (!msg)
+        msg = json_dumps(s, 0);
+    if (!strstr(msg, "limit of 1.001 s"))
+        fail_msg("not killed at the stored limit: %s", json_dumps(s, 0));
+    assert_true(milli(s, "credits_charged") > 0);
+    assert_true(milli(s, "credits_charged") <= want);
+    json_decref(s);
+    db_conn *c = open_db(&G);
+    db_stmt *q = NULL;
+    assert_int_equal(db_query(&q, c, "SELECT timeout_ms, memory_limit, credits_reserved FROM jobs WHERE id = $1", "t", id),
+                     0);
+    assert_int_equal(db_step(q), 1);
+    assert_int_equal(db_column_int64(q, 0), 1001);
+    assert_int_equal(db_column_int64(q, 1), (int64_t)300 << 20);
+    assert_int_equal(db_column_int64(q, 2), want);
+    db_finalize(q);
+    db_close(c);
 }
 
 /* ---- 402 ------------------------------------------------------------------------- */
@@ -808,6 +952,47 @@ static void test_cross_tenant(void **state)
     json_decref(s);
     /* results of a job that did not succeed: 409 */
     json_decref(info);
+    free(id);
+}
+
+/* A result URL issued before the account was locked stops working at the
+ * lock (403 naming it); a repeated signed parameter is refused. */
+static void test_result_url_locked_account(void **state)
+{
+    (void)state;
+    cred L;
+    char bb[64], body[256], path[256], args[256], url[2048], bad[2600], out[1024];
+    assert_int_equal(make_account(&G, &L, "pro"), 0);
+    sample_id(bb, "BouncingBall", "2.0");
+    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":0.5}", bb);
+    char *id = submit_ok(&G, &L, body);
+    json_t *s = wait_job(&G, &L, id, 60);
+    assert_string_equal(json_string_value(json_object_get(s, "status")), "succeeded");
+    json_decref(s);
+    snprintf(path, sizeof path, "/fmu/results/%s", id);
+    json_t *info = get_json(&G, &L, path, 200);
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(info, "url")));
+    json_decref(info);
+    gw_response r;
+    assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 200);
+    gw_response_free(&r);
+    snprintf(bad, sizeof bad, "%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", url);
+    assert_int_equal(gw_request(&G, &r, "GET", bad, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 403);
+    gw_response_free(&r);
+
+    snprintf(args, sizeof args, "account lock --email %s", L.email);
+    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "account is locked"));
+    gw_response_free(&r);
+    snprintf(args, sizeof args, "account unlock --email %s", L.email);
+    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 200);
+    gw_response_free(&r);
     free(id);
 }
 
@@ -1044,8 +1229,11 @@ int main(void)
         cmocka_unit_test(test_long_poll),
         cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_field_errors),
+        cmocka_unit_test(test_runner_rules),
+        cmocka_unit_test(test_limits_reserved_as_enforced),
         cmocka_unit_test(test_free_no_credits),
         cmocka_unit_test(test_cross_tenant),
+        cmocka_unit_test(test_result_url_locked_account),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_kill9_recovery),

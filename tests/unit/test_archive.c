@@ -348,6 +348,64 @@ static void test_zip_bomb(void **state)
     assert_int_equal(st.st_size, (off_t)n);
 }
 
+/* 1,000 entries of exactly 1 MiB of zeros (about 1 MB zipped): no entry
+ * is over the per-entry threshold, the archive is 1 GiB. Refused from the
+ * central directory, before anything is written (and the same from a
+ * source); a high ratio limit lets its headers through. */
+static void test_zip_bomb_many_entries(void **state)
+{
+    scratch *s = *state;
+    enum { N = 1000 };
+    size_t n = (size_t)1 << 20;
+    char *zeros = calloc(1, n);
+    assert_non_null(zeros);
+    entry *e = calloc(N, sizeof *e);
+    char (*names)[32] = calloc(N, sizeof *names);
+    assert_non_null(e);
+    assert_non_null(names);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "resources/z%04d.bin", i);
+        e[i] = (entry){ names[i], zeros, n, false, 0, false };
+    }
+    make_zip(s->zip, e, N);
+    struct stat st;
+    assert_int_equal(stat(s->zip, &st), 0);
+    assert_true(st.st_size < 4 << 20);
+    assert_refused(s, NULL, FMUGW_ETOOBIG, "zip bomb: the archive expands ");
+    assert_non_null(strstr(fmugw_error_last(), "(1048576000 bytes from "));
+    /* a high ratio limit lets it through (checked from the headers only:
+     * nothing is written) */
+    fmi_archive_limits lim = FMI_ARCHIVE_LIMITS_INIT;
+    lim.max_ratio = 1e6;
+    mem_zip m;
+    int asked = 0;
+    mem_zip_load(&m, s->zip);
+    fmi_archive_source src = { mem_read_at, &m, m.len, "in.zip" };
+    assert_int_equal(fmi_archive_extract_source(&src, s->target, &lim, want_nothing, &asked), 0);
+    free(m.data);
+    free(zeros);
+    free(e);
+    free(names);
+}
+
+/* A path of 40 components of 200 bytes each (8 KB) would build a tree
+ * deeper than PATH_MAX: refused from its length. */
+static void test_long_path(void **state)
+{
+    scratch *s = *state;
+    char name[64 * 201 + 8] = "";
+    for (int i = 0; i < 40; i++) {
+        size_t n = strlen(name);
+        memset(name + n, 'd', 200);
+        name[n + 200] = '/';
+        name[n + 201] = '\0';
+    }
+    strcat(name, "f.txt");
+    entry e[] = {{name, hello, 5, false, 0, false}};
+    make_zip(s->zip, e, 1);
+    assert_refused(s, NULL, FMUGW_EUNSAFE, "path longer than 1024 bytes");
+}
+
 static void test_too_many_entries(void **state)
 {
     scratch *s = *state;
@@ -601,6 +659,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_special_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encrypted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zip_bomb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zip_bomb_many_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_total_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_header, setup, teardown),

@@ -1,7 +1,8 @@
 /*
  * test_auth_signed_url.c - src/auth/signed_url: exact URLs with signatures
  * computed independently (Python hmac), expiry, and tampering of every
- * signed field, via both verification entry points.
+ * signed field, via both verification entry points; URLs bound to an API
+ * key (v2): the key can be neither removed, swapped nor added.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,6 +150,37 @@ static void test_verify_query(void **state)
     free(url);
 }
 
+static void test_bound_to_key(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    signed_url_failure why;
+    const char *sig = "OUecIQZYSlqsiOC3IEA1v_TCVYPDywsPZOlsIUFfopo";
+    const char *m = "PUT", *p = "/uploads/fmu_123", *a = "acct_42", *e = "1700000300";
+    assert_int_equal(signed_url_make_for_key(&url, KEY, 32, m, p, a, "key_7", EXP), 0);
+    assert_string_equal(url, "/uploads/fmu_123?account=acct_42&key=key_7&expires=1700000300"
+                             "&sig=OUecIQZYSlqsiOC3IEA1v_TCVYPDywsPZOlsIUFfopo");
+    free(url);
+    assert_int_equal(signed_url_verify_for_key(&why, KEY, 32, m, p, a, "key_7", e, sig, EXP - 1), 0);
+    /* the key removed, swapped */
+    assert_int_equal(signed_url_verify_for_key(&why, KEY, 32, m, p, a, NULL, e, sig, EXP - 1), FMUGW_EAUTH);
+    assert_int_equal(why, SIGNED_URL_TAMPERED);
+    assert_int_equal(signed_url_verify_for_key(&why, KEY, 32, m, p, a, "key_8", e, sig, EXP - 1), FMUGW_EAUTH);
+    assert_int_equal(why, SIGNED_URL_TAMPERED);
+    /* an unbound URL's signature with a key added */
+    assert_int_equal(signed_url_verify_for_key(&why, KEY, 32, m, "/fmu/upload/fmu_123", a, "key_7", e,
+                                               "z057-HI6RsrX4CyRN2yyayUuqeMGWFnJAnLtEU6j9LI", EXP - 1),
+                     FMUGW_EAUTH);
+    assert_int_equal(why, SIGNED_URL_TAMPERED);
+    /* NULL key: exactly signed_url_make / signed_url_verify */
+    assert_int_equal(signed_url_verify_for_key(&why, KEY, 32, m, "/fmu/upload/fmu_123", a, NULL, e,
+                                               "z057-HI6RsrX4CyRN2yyayUuqeMGWFnJAnLtEU6j9LI", EXP - 1),
+                     0);
+    assert_int_equal(signed_url_make_for_key(&url, KEY, 32, m, p, a, "k\ney", EXP), FMUGW_EINVALID);
+    assert_int_equal(signed_url_verify_for_key(&why, KEY, 32, m, p, a, "", e, sig, EXP - 1), FMUGW_EAUTH);
+    assert_int_equal(why, SIGNED_URL_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_verify_fields),
         cmocka_unit_test(test_make_refusals),
         cmocka_unit_test(test_verify_query),
+        cmocka_unit_test(test_bound_to_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,7 +125,7 @@ static int64_t scalar(fixture *f, const char *sql, const char *job_id)
 static char *status_of(fixture *f, const char *job_id, double *progress)
 {
     json_t *j = NULL;
-    assert_int_equal(job_status(&j, f->a.jobs, f->acct->id, job_id, 0, NULL), 0);
+    assert_int_equal(job_status(&j, f->a.jobs, f->acct->id, job_id), 0);
     char *s = strdup(json_string_value(json_object_get(j, "status")));
     if (progress)
         *progress = json_number_value(json_object_get(j, "progress"));
@@ -204,12 +204,18 @@ static void test_idempotency(void **state)
     assert_int_equal(db_execp(NULL, f->c, "UPDATE jobs SET status = 'canceled' WHERE status = 'queued'", NULL), 0);
 }
 
-/* Claims the oldest queued job as the worker does; false when none. */
-static bool claim(fixture *f, claimed *job)
+/* Claims the next queued job as a regular worker does (a reserve worker
+ * with `reserve`); false when none. */
+static bool claim_as(fixture *f, claimed *job, bool reserve)
 {
-    claim_tx t = { f->a.jobs, job, false };
+    claim_tx t = { f->a.jobs, job, reserve, false };
     assert_int_equal(db_transact(f->c, claim_fn, &t), 0);
     return t.got;
+}
+
+static bool claim(fixture *f, claimed *job)
+{
+    return claim_as(f, job, false);
 }
 
 static void test_claim_finish_once(void **state)
@@ -240,6 +246,22 @@ static void test_claim_finish_once(void **state)
     claimed other;
     memset(&other, 0, sizeof other);
     assert_false(claim(f, &other));
+    /* a reserve worker never takes a second job of an account already running one */
+    a = submit(f, "{\"fmu_id\":\"" FMU_ID "\",\"stop_time\":3,\"reuse\":false}", NULL);
+    assert_int_equal(a.status, 202);
+    char id2[JOB_ID_MAX];
+    snprintf(id2, sizeof id2, "%s", json_string_value(json_object_get(a.body, "job_id")));
+    json_decref(a.body);
+    assert_false(claim_as(f, &other, true));
+    s = status_of(f, id2, NULL);
+    assert_string_equal(s, "queued");
+    free(s);
+    assert_true(claim(f, &other)); /* a regular worker does */
+    assert_string_equal(other.id, id2);
+    free(other.request);
+    free(other.inputs);
+    memset(&other, 0, sizeof other);
+    assert_int_equal(db_execp(NULL, f->c, "UPDATE jobs SET status = 'canceled' WHERE id = $1", "t", id2), 0);
 
     /* progress written by the worker shows in the status */
     assert_int_equal(db_execp(NULL, f->c, "UPDATE jobs SET progress_ppm = 250000 WHERE id = $1", "t", id), 0);

@@ -3,7 +3,9 @@
  * (src/jobs/unpacked.h): one fill per blob however many jobs ask at once,
  * references, eviction of unused entries (idle time, entry count, least
  * recently used first), failed fills leave nothing, keys that cannot be
- * directory names are refused.
+ * directory names are refused, the byte budget (eviction by bytes, each
+ * fill bounded by what is left, a miss refused while entries in use take
+ * the budget, a fill over its budget refused).
  */
 #include "jobs/unpacked.h"
 #include "util/error.h"
@@ -16,6 +18,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +33,9 @@ typedef struct {
     pthread_mutex_t mu;
 } counter;
 
-static int fill(void *ctx, const char *key, const char *dir)
+static int fill(void *ctx, const char *key, const char *dir, uint64_t max_bytes)
 {
+    (void)max_bytes;
     counter *c = ctx;
     pthread_mutex_lock(&c->mu);
     c->fills++;
@@ -200,12 +204,97 @@ static void test_failures(void **state)
     free(dir);
 }
 
+/* A fill of `size` bytes that, like the real one, stops at its budget;
+ * `lie` ignores the budget (the cache must notice). */
+typedef struct {
+    size_t size;
+    bool lie;
+    uint64_t last_budget;
+} sized;
+
+static int fill_sized(void *ctx, const char *key, const char *dir, uint64_t max_bytes)
+{
+    (void)key;
+    sized *z = ctx;
+    z->last_budget = max_bytes;
+    if (z->size > max_bytes && !z->lie)
+        return fmugw_error_set(FMUGW_ETOOBIG, "over the budget of %llu", (unsigned long long)max_bytes);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.bin", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return FMUGW_EIO;
+    char *buf = calloc(1, z->size);
+    for (size_t i = 0; i < z->size; i++)
+        buf[i] = (char)(i * 131 + 7); /* not sparse */
+    size_t w = fwrite(buf, 1, z->size, f);
+    free(buf);
+    fclose(f);
+    return w == z->size ? 0 : FMUGW_EIO;
+}
+
+static void test_byte_budget(void **state)
+{
+    (void)state;
+    char *dir = NULL;
+    assert_int_equal(fmugw_mkdtemp(&dir, "fmugw-test-unpacked-"), 0);
+    unpacked_cache *uc = NULL;
+    assert_int_equal(unpacked_cache_new(&uc, dir, 100, 600000), 0);
+    const uint64_t cap = (uint64_t)1 << 20;
+    unpacked_cache_set_max_bytes(uc, cap);
+    sized z = { 600 << 10, false, 0 };
+    const char *pa = NULL, *pb = NULL, *pc = NULL;
+    char path[4096];
+
+    /* a, then b: a (unused) goes to make room for b */
+    assert_int_equal(unpacked_cache_acquire(uc, "a", fill_sized, &z, &pa), 0);
+    assert_int_equal(z.last_budget, cap);
+    assert_true(unpacked_cache_bytes(uc) >= (600u << 10));
+    unpacked_cache_release(uc, "a");
+    assert_int_equal(unpacked_cache_acquire(uc, "b", fill_sized, &z, &pb), 0);
+    assert_true(unpacked_cache_bytes(uc) <= cap);
+    snprintf(path, sizeof path, "%s/a", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* b held: c may only have what is left, which is too little */
+    assert_int_equal(unpacked_cache_acquire(uc, "c", fill_sized, &z, &pc), FMUGW_ETOOBIG);
+    assert_true(z.last_budget <= cap - (600u << 10));
+    /* a fill that ignores its budget is refused after the fact */
+    z.lie = true;
+    assert_int_equal(unpacked_cache_acquire(uc, "c", fill_sized, &z, &pc), FMUGW_ETOOBIG);
+    assert_non_null(strstr(fmugw_error_last(), "over its budget"));
+    snprintf(path, sizeof path, "%s/c", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    z.lie = false;
+    assert_true(unpacked_cache_bytes(uc) <= cap);
+
+    /* the budget all in use: a miss is refused without a fill */
+    unpacked_cache_set_max_bytes(uc, 4096);
+    z.last_budget = 12345;
+    assert_int_equal(unpacked_cache_acquire(uc, "c", fill_sized, &z, &pc), FMUGW_ELIMIT);
+    assert_int_equal(z.last_budget, 12345);
+    assert_non_null(strstr(fmugw_error_last(), "cache is full"));
+
+    /* b released: it is evicted to make room, c fits again */
+    unpacked_cache_release(uc, "b");
+    unpacked_cache_set_max_bytes(uc, cap);
+    assert_int_equal(unpacked_cache_acquire(uc, "c", fill_sized, &z, &pc), 0);
+    snprintf(path, sizeof path, "%s/b", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_true(unpacked_cache_bytes(uc) <= cap);
+    unpacked_cache_release(uc, "c");
+    unpacked_cache_free(uc);
+    fmugw_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_fill_for_concurrent_jobs),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_byte_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #ifndef FMUGW_PRICING_JSON
@@ -81,6 +82,9 @@ static void test_tiers(void **state)
     assert_true(f->max_job_seconds == 60.0);
     assert_int_equal(f->max_memory_bytes, 512ull << 20);
     assert_int_equal(f->retention_days, 7);
+    assert_int_equal(f->max_api_keys, 5);
+    assert_int_equal(p->max_api_keys, 25);
+    assert_int_equal(e->max_api_keys, 100);
     assert_true(p->bulk_discount_percent == 10.0);
     assert_int_equal(p->bulk_threshold, 100000 * 1000LL);
     assert_true(e->bulk_discount_percent == 20.0);
@@ -132,6 +136,11 @@ static void test_example_worst_case(void **state)
     /* No timeout given / above the tier's cap: the tier's 60 s and 512 MiB. */
     assert_int_equal(pricing_job_worst_case(P, f, 60 * 1024, 3.0, 0, 0, false, 0), 34000);
     assert_int_equal(pricing_job_worst_case(P, f, 60 * 1024, 3.0, 600.0, 8ull << 30, false, 0), 34000);
+    /* The CPU the sandbox lets through, when more than the wall time (the
+     * hard RLIMIT_CPU: 11 s for a 10 s job): 1 s more CPU at 0.5 credit/s. */
+    assert_int_equal(pricing_job_worst_case_cpu(P, f, 60 * 1024, 3.0, 10.0, NAN, 0, false, 0), 6500);
+    assert_int_equal(pricing_job_worst_case_cpu(P, f, 60 * 1024, 3.0, 10.0, 5.0, 0, false, 0), 6500);
+    assert_int_equal(pricing_job_worst_case_cpu(P, f, 60 * 1024, 3.0, 10.0, 11.0, 0, false, 0), 7000);
     /* The actual cost never exceeds the reservation for the same limits. */
     pricing_usage u = {.fmu_bytes = 60 * 1024, .stop_minus_start = 3.0, .cpu_ms = 10000, .wall_ms = 10000,
                        .peak_rss_kb = 512 * 1024};
@@ -235,6 +244,8 @@ static void test_load_refusals(void **state)
     expect_refused("\"name\": \"pro\"", "\"name\": \"professional\"", "tiers.pro: missing tier");
     expect_refused("\"credits_per_cpu_second\": 0.5", "\"credits_per_cpu_second\": -0.5", "credits_per_cpu_second");
     expect_refused("\"retention_days\": 30", "\"retention_days\": 0", "retention_days");
+    expect_refused("\"max_api_keys\": 25,", "\"max_api_keys\": 0,", "max_api_keys");
+    expect_refused("\"max_api_keys\": 25,", "", "max_api_keys: missing");
     expect_refused("\"percent\": 10,", "\"percent\": 100,", "percent");
     expect_refused("\"reuse_credits\": 0.1", "\"reuse_credits\": 0.1, \"bogus\": 1", "bogus");
     expect_refused("{ \"name\": \"xlarge\" }", "{ \"name\": \"xlarge\", \"max_mib\": 4096 }", "open-ended");

@@ -739,6 +739,106 @@ static void test_parse_file(void **state)
     assert_int_equal(fmi_model_parse_buffer(&m, "<x/>", FMI_MODEL_XML_CAP + 1), FMUGW_ETOOBIG);
 }
 
+/* The caps of model.h: an element with 200,000 attributes (libxml2's
+ * duplicate check is quadratic in them), too many elements, too many
+ * variables. Each is refused as FMUGW_ETOOBIG with the cap named, before
+ * libxml2 builds a tree; one at the cap still parses. Attribute-like text
+ * in comments, CDATA and quoted values is not counted. */
+static void test_caps(void **state)
+{
+    (void)state;
+    fmi_model *m = NULL;
+    size_t len = 0, cap = 1 << 16;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+
+    append(&xml, &len, &cap, "<fmiModelDescription fmiVersion=\"2.0\" modelName=\"m\" guid=\"g\">\n<ModelVariables>\n"
+                             "<ScalarVariable name=\"x\" valueReference=\"0\"><Real");
+    for (int i = 0; i < 200000; i++)
+        append(&xml, &len, &cap, " a%d=\"\"", i);
+    append(&xml, &len, &cap, "/></ScalarVariable>\n</ModelVariables>\n</fmiModelDescription>\n");
+    assert_true(len > 500000);
+    assert_int_equal(fmi_model_parse_buffer(&m, xml, len), FMUGW_ETOOBIG);
+    assert_null(m);
+    assert_non_null(strstr(fmugw_error_last(), "modelDescription.xml:3: an element has more than 128 attributes"));
+
+    /* 128 attributes pass (unknown ones are ignored), '=' in values,
+     * comments and CDATA does not count */
+    len = 0;
+    append(&xml, &len, &cap, "<fmiModelDescription fmiVersion=\"2.0\" modelName=\"a=b=c\" guid=\"g\">\n"
+                             "<!-- %s -->\n<ModelVariables>\n<ScalarVariable name=\"x\" valueReference=\"0\">"
+                             "<Annotations><![CDATA[ %s ]]></Annotations><Real",
+           "x=1 y=2 z=3 ==== ====", "a=b ====");
+    for (int i = 0; i < FMI_MODEL_MAX_ATTRIBUTES; i++)
+        append(&xml, &len, &cap, " a%d='=='", i);
+    append(&xml, &len, &cap, "/></ScalarVariable>\n</ModelVariables>\n</fmiModelDescription>\n");
+    if (fmi_model_parse_buffer(&m, xml, len) != 0)
+        fail_msg("%s", fmugw_error_last());
+    assert_int_equal(m->n_variables, 1);
+    fmi_model_free(m);
+    m = NULL;
+
+    /* more variables than FMI_MODEL_MAX_VARIABLES */
+    len = 0;
+    append(&xml, &len, &cap, "<fmiModelDescription fmiVersion=\"3.0\" modelName=\"m\" instantiationToken=\"t\">\n"
+                             "<ModelVariables>\n");
+    for (size_t i = 0; i <= FMI_MODEL_MAX_VARIABLES; i++)
+        append(&xml, &len, &cap, "<Float64 name=\"v%zu\" valueReference=\"%zu\"/>\n", i, i);
+    append(&xml, &len, &cap, "</ModelVariables>\n</fmiModelDescription>\n");
+    assert_int_equal(fmi_model_parse_buffer(&m, xml, len), FMUGW_ETOOBIG);
+    assert_non_null(strstr(fmugw_error_last(), "100001 variables, over the limit of 100000"));
+
+    /* more elements than FMI_MODEL_MAX_ELEMENTS, refused by the pre-scan */
+    len = 0;
+    append(&xml, &len, &cap, "<fmiModelDescription fmiVersion=\"3.0\">\n");
+    for (size_t i = 0; i < FMI_MODEL_MAX_ELEMENTS; i++)
+        append(&xml, &len, &cap, "<a/>");
+    append(&xml, &len, &cap, "</fmiModelDescription>\n");
+    assert_int_equal(fmi_model_parse_buffer(&m, xml, len), FMUGW_ETOOBIG);
+    assert_non_null(strstr(fmugw_error_last(), "more than 1000000 elements"));
+    free(xml);
+}
+
+/* fmi_model_find / fmi_model_find_vr go through the hash index and give
+ * what a linear search gives: the first variable of a duplicated name or
+ * value reference, -1 for unknown ones, FMI 2's separate vr spaces. */
+static void test_index(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "<fmiModelDescription fmiVersion=\"2.0\" modelName=\"m\" guid=\"g\"><ModelVariables>"
+        "<ScalarVariable name=\"a\" valueReference=\"1\"><Real/></ScalarVariable>"
+        "<ScalarVariable name=\"b\" valueReference=\"1\"><Integer/></ScalarVariable>"
+        "<ScalarVariable name=\"a\" valueReference=\"2\"><Real/></ScalarVariable>"
+        "<ScalarVariable name=\"c\" valueReference=\"1\"><Real/></ScalarVariable>"
+        "<ScalarVariable name=\"e\" valueReference=\"1\"><Enumeration declaredType=\"E\"/></ScalarVariable>"
+        "</ModelVariables></fmiModelDescription>";
+    fmi_model *m = NULL;
+    if (fmi_model_parse_buffer(&m, doc, sizeof doc - 1) != 0)
+        fail_msg("%s", fmugw_error_last());
+    assert_non_null(m->index);
+    assert_int_equal(fmi_model_find(m, "a"), 0);
+    assert_int_equal(fmi_model_find(m, "b"), 1);
+    assert_int_equal(fmi_model_find(m, "c"), 3);
+    assert_int_equal(fmi_model_find(m, "d"), -1);
+    assert_int_equal(fmi_model_find(m, ""), -1);
+    assert_int_equal(fmi_model_find_vr(m, FMI_FLOAT64, 1), 0);
+    assert_int_equal(fmi_model_find_vr(m, FMI_INT32, 1), 1);
+    assert_int_equal(fmi_model_find_vr(m, FMI_ENUMERATION, 1), 1); /* Integer and Enumeration share a space */
+    assert_int_equal(fmi_model_find_vr(m, FMI_FLOAT64, 2), 2);
+    assert_int_equal(fmi_model_find_vr(m, FMI_BOOLEAN, 1), -1);
+    assert_int_equal(fmi_model_find_vr(m, FMI_FLOAT64, 3), -1);
+
+    /* the same answers from a model without an index (linear) */
+    struct fmi_model_index *ix = m->index;
+    m->index = NULL;
+    assert_int_equal(fmi_model_find(m, "a"), 0);
+    assert_int_equal(fmi_model_find(m, "c"), 3);
+    assert_int_equal(fmi_model_find_vr(m, FMI_INT32, 1), 1);
+    m->index = ix;
+    fmi_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +853,8 @@ int main(void)
         cmocka_unit_test(test_large_model),
         cmocka_unit_test(test_big_line_numbers),
         cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

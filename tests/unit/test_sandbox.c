@@ -5,7 +5,8 @@
  * hostile FMUs when built); and what a process inside sees: only lo, only
  * its own processes, an empty environment, none of the host's files. For
  * that last part this executable is its own probe: started as the "runner"
- * with argv[0] "sandbox-probe", it reports what it sees on fd 3.
+ * with argv[0] "sandbox-probe" (on its job channel), it reports what it
+ * sees on fd 3.
  * The pool (sandbox_pool_*): same bytes as sandbox_run, the outcomes
  * through it, no job sees another's files, free leaves no process.
  *
@@ -159,6 +160,7 @@ static void fixture_init(job_fixture *fx, sandbox_job *job, const char *fmu, ...
     job->limits = lim;
     job->isolate = true;
     job->result_fd = fx->result_fd;
+    job->result_form = SANDBOX_RESULT_CSV; /* the runner's, checked as the daemon does */
     job->on_log = count_log;
     job->log_ctx = fx;
 }
@@ -271,6 +273,28 @@ static void test_fmu_error(void **state)
     assert_int_equal(rep.outcome, SANDBOX_FMU_ERROR);
     assert_int_equal(rep.exit_code, 1);
     assert_non_null(strstr(rep.message, "no_such_variable"));
+    fixture_free(&fx);
+}
+
+/* One argument of 300 KB (over execve's 128 KiB per argument): the
+ * runner gets its argv on the job channel, not through execve, so the job
+ * runs instead of failing to start. */
+static void test_large_args(void **state)
+{
+    (void)state;
+    size_t n = 300000;
+    char *big = malloc(n + 8);
+    assert_non_null(big);
+    memcpy(big, "h=1.", 4);
+    memset(big + 4, '0', n);
+    big[n + 4] = 0;
+    job_fixture fx;
+    sandbox_job job;
+    fixture_init(&fx, &job, BB2, "--stop-time", "0.1", "--start-value", big, NULL);
+    free(big);
+    sandbox_report rep = run_job(&job, 0);
+    if (rep.outcome != SANDBOX_FINISHED)
+        fail_msg("outcome %s: %s", sandbox_outcome_name(rep.outcome), rep.message);
     fixture_free(&fx);
 }
 
@@ -429,6 +453,7 @@ static void test_isolation_view(void **state)
     self[n] = 0;
     fixture_init(&fx, &job, BB2, NULL);
     char *probe_args[] = { "sandbox-probe", NULL };
+    job.scratch_dir = NULL; /* the job's scratch: the sandbox's own tmpfs, as for the daemon's jobs */
     job.runner = self; /* fmugw-init is not beside it: name the built one */
     setenv("FMUGW_INIT", FMUGW_FMU_DIR "/../src/fmugw-init", 1);
     job.args = probe_args;
@@ -834,7 +859,9 @@ static void test_missing_init(void **state)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
+    /* started by sandbox_run() as a runner: the job's argv comes on fd 5 */
+    if (argc == 2 && !strcmp(argv[1], "--job-fd") && sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, false, &argc, &argv) != 0)
+        return 2;
     if (!strcmp(argv[0], "sandbox-probe"))
         return probe_main();
     setenv("FMUGW_TEST_SECRET", "should-not-be-seen", 1);
@@ -842,6 +869,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_same_bytes_three_ways),
         cmocka_unit_test(test_metering),
         cmocka_unit_test(test_fmu_error),
+        cmocka_unit_test(test_large_args),
         cmocka_unit_test(test_output_limit),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_cancel),

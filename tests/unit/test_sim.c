@@ -16,6 +16,7 @@
 #include "fmi/instance.h"
 #include "fmi/results.h"
 #include "fmi/sim.h"
+#include "fmi/sim_plan.h"
 #include "util/error.h"
 
 #include <math.h>
@@ -235,6 +236,50 @@ static void bad_settings(void **state)
     so.output_interval = 0.15;
     assert_int_equal(simulate(&t, 2, "Dahlquist", &so, NULL, NULL), FMUGW_EINVALID);
     assert_non_null(strstr(fmugw_error_last(), "multiple"));
+}
+
+/* What cannot be run is refused before the FMU is instantiated, naming the
+ * reason: the step count would overflow (once one row and "success"), an
+ * interval below the times' precision, subnormal values, too many rows. */
+static void unrunnable_settings(void **state)
+{
+    (void)state;
+    static const struct {
+        double start, stop, interval, step, rtol;
+        const char *says;
+    } cases[] = {
+        { NAN, 1, 1e-300, NAN, NAN, "output interval 1e-300 is too small" },
+        { NAN, 1e30, NAN, 1e8, NAN, "step size 1e+08 is too small for times around 1e+30" },
+        { NAN, 1e17, 1e10, 1e4, NAN, "steps, more than" },
+        { NAN, 1e9, 1e-3, NAN, NAN, "result rows, more than" },
+        { NAN, 1, NAN, 5e-324, NAN, "too close to zero" },
+        { NAN, 1, NAN, NAN, 5e-324, "relative tolerance" },
+        { NAN, INFINITY, NAN, NAN, NAN, "stop time must be a finite number" },
+        { -1.7e308, 1.7e308, NAN, NAN, NAN, "too large" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        table t;
+        fmi_sim_options so = FMI_SIM_OPTIONS_INIT;
+        so.start_time = cases[i].start;
+        so.stop_time = cases[i].stop;
+        so.output_interval = cases[i].interval;
+        so.step_size = cases[i].step;
+        so.relative_tolerance = cases[i].rtol;
+        assert_int_equal(simulate(&t, 2, "Dahlquist", &so, NULL, NULL), FMUGW_EINVALID);
+        if (!strstr(fmugw_error_last(), cases[i].says))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, fmugw_error_last(), cases[i].says);
+    }
+    /* the bounds themselves: exactly FMI_SIM_MAX_ROWS rows is allowed */
+    fmi_sim_options so = FMI_SIM_OPTIONS_INIT;
+    fmi_sim_plan p;
+    so.start_time = 0;
+    so.stop_time = (double)(FMI_SIM_MAX_ROWS - 1);
+    so.output_interval = 1;
+    assert_int_equal(fmi_sim_plan_resolve(&p, NULL, &so), 0);
+    assert_true(p.rows == FMI_SIM_MAX_ROWS);
+    assert_true(p.steps == FMI_SIM_MAX_ROWS - 1);
+    so.stop_time = (double)FMI_SIM_MAX_ROWS;
+    assert_int_equal(fmi_sim_plan_resolve(&p, NULL, &so), FMUGW_EINVALID);
 }
 
 /* --- BouncingBall ---------------------------------------------------- */
@@ -498,6 +543,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dahlquist_cvode),  cmocka_unit_test(dahlquist_euler_first_order),
         cmocka_unit_test(dahlquist_start_value), cmocka_unit_test(bad_settings),
+        cmocka_unit_test(unrunnable_settings),
         cmocka_unit_test(bouncing_ball),    cmocka_unit_test(stair),
         cmocka_unit_test(feedthrough),      cmocka_unit_test(vanderpol),
         cmocka_unit_test(resource),
