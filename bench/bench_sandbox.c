@@ -74,6 +74,7 @@ static int run_one(const bench_ctx *b, bool isolate, int fd)
     job.limits = lim;
     job.isolate = isolate;
     job.result_fd = fd;
+    job.result_form = SANDBOX_RESULT_CSV;
     int rc = b->pool ? sandbox_pool_run(b->pool, &job, &rep) : sandbox_run(&job, &rep);
     if (rc || rep.outcome != SANDBOX_FINISHED) {
         fprintf(stderr, "bench_sandbox: job failed: %s: %s\n", sandbox_outcome_name(rep.outcome), rep.message);

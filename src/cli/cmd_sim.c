@@ -102,7 +102,7 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
 {
     int rc;
     fmi_fmu *fmu = NULL;
-    char *scratch = NULL, *runner = NULL, **argv = NULL;
+    char *runner = NULL, **argv = NULL;
     sandbox_job job = { 0 };
     sandbox_limits lim = SANDBOX_LIMITS_INIT;
 
@@ -114,8 +114,6 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     if (!a->iface_given && !fmu->model->interfaces[FMI_CS].present)
         so.iface = FMI_ME;
     if ((rc = fmi_sim_plan_resolve(&plan, &fmu->model->default_experiment, &so)))
-        goto out;
-    if ((rc = fmugw_mkdtemp(&scratch, "fmugw-scratch-")))
         goto out;
     if ((rc = fmi_sim_args_to_argv(&argv, a, "/job/fmu", a->input_path ? "/job/input.csv" : NULL)))
         goto out;
@@ -138,21 +136,18 @@ static int run_in_sandbox(const fmi_sim_args *a, FILE *f, sandbox_report *rep)
     job.runner = runner;
     job.fmu_dir = fmu->dir;
     job.input_file = a->input_path;
-    job.scratch_dir = scratch;
+    job.scratch_dir = NULL; /* the sandbox makes the job's scratch, a capped tmpfs */
     job.args = argv;
     job.limits = lim;
     job.isolate = true;
     job.result_fd = fileno(f);
+    job.result_form = a->format == FMI_RESULT_JSON ? SANDBOX_RESULT_JSON : SANDBOX_RESULT_CSV;
     job.on_log = on_sandbox_log;
     if ((rc = sandbox_run(&job, rep)))
         goto out;
     if (rep->outcome != SANDBOX_FINISHED)
         rc = fmugw_error_set(FMUGW_EFMU, "%s: %s", sandbox_outcome_name(rep->outcome), rep->message);
 out:
-    if (scratch) {
-        fmugw_rmtree(scratch);
-        free(scratch);
-    }
     fmi_sim_args_free_argv(argv);
     free(runner);
     fmi_fmu_close(fmu);

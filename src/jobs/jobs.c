@@ -338,6 +338,17 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
+/* Removes the work directories earlier runs left beside ours (moved
+ * aside at start by fmugw_dir_renew); a failure is logged, and retried at
+ * the next start. */
+static void *cleaner_main(void *arg)
+{
+    job_system *js = arg;
+    if (fmugw_rmtree_stale(js->work_dir) != 0)
+        fmugw_log_json(FMUGW_LOG_WARN, "old job directories left", json_pack("{s:s}", "error", fmugw_error_last()));
+    return NULL;
+}
+
 static int open_pool(job_system *js)
 {
     const app *a = js->a;
@@ -409,11 +420,15 @@ int job_system_start(app *a, unsigned n_workers)
             rc = fmugw_error_set(FMUGW_ENOMEM, "out of memory");
             goto out;
         }
-        fmugw_rmtree(js->work_dir);
-        if (mkdir(js->work_dir, 0700) != 0) {
-            rc = fmugw_error_set(FMUGW_EIO, "cannot create %s: %s", js->work_dir, strerror(errno));
+        /* Whatever an earlier run left there (a job's tree too deep or odd
+         * to remove, a crash) is moved aside, not removed first: start-up
+         * never depends on it. The cleaner thread removes it. */
+        if ((rc = fmugw_dir_renew(js->work_dir)) != 0)
             goto out;
-        }
+        if (pthread_create(&js->cleaner, NULL, cleaner_main, js) == 0)
+            js->cleaner_started = true;
+        else
+            log_err("cannot start the cleaner of old job directories", NULL);
         char *fmus_dir = fmugw_path_join(js->work_dir, "fmus");
         rc = fmus_dir ? unpacked_cache_new(&js->unpacked, fmus_dir, JOB_UNPACKED_MAX, JOB_UNPACKED_IDLE_S * 1000)
                       : fmugw_error_set(FMUGW_ENOMEM, "out of memory");
@@ -523,10 +538,13 @@ void job_system_stop(app *a)
         pthread_join(js->monitor, NULL);
     if (js->sweeper_started)
         pthread_join(js->sweeper, NULL);
+    if (js->cleaner_started)
+        pthread_join(js->cleaner, NULL);
     sandbox_pool_free(js->pool);
     unpacked_cache_free(js->unpacked);
     if (js->work_dir) {
-        fmugw_rmtree(js->work_dir);
+        if (fmugw_rmtree(js->work_dir) != 0) /* the next start moves it aside */
+            fmugw_log_json(FMUGW_LOG_WARN, "job directory left", json_pack("{s:s}", "error", fmugw_error_last()));
         free(js->work_dir);
     }
     db_pool_close(js->db);

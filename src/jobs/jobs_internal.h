@@ -62,7 +62,8 @@ struct job_system {
     char owner_rand[17];
     char *runner;             /* fmugw-runner */
     sandbox_pool *pool;       /* may be NULL: sandbox_run then */
-    char *work_dir;           /* <data>/jobs: per-job private dirs and the pool's (emptied at start) */
+    char *work_dir;           /* <data>/jobs: per-job private dirs and the pool's (renewed at start:
+                               * the old one is moved aside and removed in the background) */
     struct unpacked_cache *unpacked; /* <work_dir>/fmus: unpacked FMUs shared by jobs (unpacked.h) */
     unsigned n_workers;       /* worker threads, the reserve ones included */
     unsigned n_reserve;       /* the last n_reserve of them are reserve workers */
@@ -73,6 +74,8 @@ struct job_system {
     db_pool *db;              /* the job system's own connections */
     pthread_t sweeper;
     bool sweeper_started;
+    pthread_t cleaner;        /* removes the work dirs earlier runs left (<data>/jobs.stale-*) */
+    bool cleaner_started;
     pthread_mutex_t mu;
     pthread_cond_t work;      /* a job may be claimable */
     pthread_cond_t changed;   /* some job changed state */

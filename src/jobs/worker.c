@@ -604,7 +604,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sandbox_report rep;
     char platform_msg[1100] = "";
     char blob_key[BLOB_KEY_SIZE] = "", sha_hex[65] = "";
-    bool stored = false;
+    bool stored = false, charge_platform = false;
     const char *held_blob = NULL, *unpacked = NULL; /* the unpacked FMU held in js->unpacked */
     unpack_ctx uctx = { js, 0 }; /* the unpack's CPU time, charged with the job's */
     int rc;
@@ -672,8 +672,8 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         if ((rc = write_text(input, job->inputs)) != 0)
             goto platform;
     }
-    if (!(scratch = fmugw_path_join(dir, "scratch")) || mkdir(scratch, 0700) != 0 ||
-        !(sealed_path = fmugw_path_join(dir, "result.sealed"))) {
+    /* no scratch directory here: the job's scratch is a tmpfs in its sandbox */
+    if (!(sealed_path = fmugw_path_join(dir, "result.sealed"))) {
         rc = fmugw_error_set(FMUGW_EIO, "cannot prepare the job directory");
         goto platform;
     }
@@ -730,6 +730,7 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     sj.limits = lim;
     sj.isolate = true;
     sj.result_fd = sv[1];
+    sj.result_form = !strcmp(format, "json") ? SANDBOX_RESULT_JSON : SANDBOX_RESULT_CSV;
     sj.cancel = &slot->cancel_flag;
     progress_ctx pctx = { js, slot };
     sj.on_progress = on_progress;
@@ -742,6 +743,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     } else {
         rc = js->pool ? sandbox_pool_run(js->pool, &sj, &rep) : sandbox_run(&sj, &rep);
         ran = true;
+        char why[512];
+        if (js->pool && sandbox_pool_cleanup_failures(js->pool, why, sizeof why))
+            fmugw_log_json(FMUGW_LOG_WARN, "sandbox directory left", json_pack("{s:s}", "error", why));
     }
     close(sv[1]);
     sv[1] = -1;
@@ -752,6 +756,9 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
     bool canceled = slot->cancel;
     ft.progress = slot->progress;
     pthread_mutex_unlock(&js->mu);
+    /* The scratch is a tmpfs: memory the job held, metered and charged with
+     * its resident memory (the ledger caps a charge at the reservation). */
+    rep.peak_rss_kb += rep.scratch_peak_kb;
 
     pricing_usage u = { .fmu_bytes = (uint64_t)job->fmu_size, .stop_minus_start = job->span,
                         .cpu_ms = rep.cpu_user_ms + rep.cpu_system_ms + uctx.cpu_ms, .wall_ms = rep.wall_ms,
@@ -771,9 +778,11 @@ static void run_job(job_system *js, job_slot *slot, claimed *job)
         ft.release = !ran;
     } else if (rc != 0 || rep.outcome == SANDBOX_PLATFORM_ERROR) {
         snprintf(platform_msg, sizeof platform_msg, "%s", rep.message[0] ? rep.message : fmugw_error_last());
+        charge_platform = ran && rep.fmu_loaded;
         goto platform_report;
     } else if (rep.outcome == SANDBOX_FINISHED) {
         uint8_t d[32];
+        charge_platform = true; /* the FMU ran to the end: what follows is ours, but the CPU was used */
         if (rr.rc != 0 || crypto_sha256_final(rr.sha, d) != 0 || fseek(rr.f, 0, SEEK_SET) != 0) {
             snprintf(platform_msg, sizeof platform_msg, "storing the result failed");
             goto platform_report;
@@ -803,7 +812,8 @@ platform_report:
     ft.status = "failed";
     ft.error_class = "platform_error";
     ft.message = platform_msg;
-    ft.release = true;
+    /* Released only when no FMU code ran; a run that used CPU is charged for it. */
+    ft.release = !charge_platform;
     ft.blob_key = NULL;
     fmugw_log_json(FMUGW_LOG_WARN, "job platform error", json_pack("{s:s,s:s}", "job_id", job->id, "error", platform_msg));
 finish:
@@ -849,8 +859,9 @@ finish:
     if (held_blob)
         unpacked_cache_release(js->unpacked, held_blob);
     store_fmu_free(fmu);
-    if (dir)
-        fmugw_rmtree(dir);
+    if (dir && fmugw_rmtree(dir) != 0) /* left for the next start, which moves it aside */
+        fmugw_log_json(FMUGW_LOG_WARN, "job directory left", json_pack("{s:s,s:s}", "job_id", job->id, "error",
+                                                                        fmugw_error_last()));
     free(dir);
     free(fmu_dir);
     free(input);

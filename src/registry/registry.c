@@ -294,6 +294,8 @@ static int evaluate(bool *ready, char **summary, char **report, char **rules, ap
     lim.memory_limit = VALIDATE_MEMORY;
     lim.output_limit = VALIDATE_OUTPUT;
     lim.file_size_limit = VALIDATE_SCRATCH;
+    lim.scratch_bytes = VALIDATE_SCRATCH; /* its /tmp: a tmpfs of this size */
+    lim.scratch_inodes = 2 * 10000 + 64;  /* the archive's entries (at most 10,000) and their directories */
     sj.limits = lim;
     sj.isolate = true;
     sj.result_fd = res;

@@ -7,7 +7,8 @@
  * usage: fmugw-validator FMU_PATH    (the archive, read-only; in the
  * sandbox /job/fmu/model.fmu). The answer (one JSON document, at most
  * REGISTRY_ANSWER_MAX bytes) goes to fd 3; the last line on fd 4 is the
- * runner's "@status KIND 0 MESSAGE" (ok, error, platform). Exit code 0
+ * runner's "@status KIND 0 MESSAGE" (ok, error), or, before the archive is
+ * opened, "S KIND 0 MESSAGE" on the status channel (fd 5: init.h). Exit code 0
  * when an answer was written (whatever the verdict), 1 when the
  * evaluation failed, 2 when the sandbox's channels or policy failed.
  *
@@ -52,10 +53,14 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* Until sandbox_untrusted_begin, the status channel (fd 5, "S" lines) is
+ * open: what is said there is believed (init.h); after it, fd 4. */
+static bool trusted = true;
+
 static void status(const char *kind, const char *msg)
 {
     char line[1024];
-    int n = snprintf(line, sizeof line, "@status %s 0 %s", kind, msg);
+    int n = snprintf(line, sizeof line, "%s %s 0 %s", trusted ? "S" : "@status", kind, msg);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
@@ -63,7 +68,7 @@ static void status(const char *kind, const char *msg)
         if (line[i] == '\n' || line[i] == '\r')
             line[i] = ' ';
     line[len++] = '\n';
-    write_all(LOG_FD, line, len);
+    write_all(trusted ? SANDBOX_RUNNER_FD_STATUS : LOG_FD, line, len);
 }
 
 _Noreturn static void unpack(const char *zip, const char *target, const char *max_text)
@@ -89,10 +94,10 @@ _Noreturn static void unpack(const char *zip, const char *target, const char *ma
 int main(int argc, char **argv)
 {
     /* Started by sandbox_run (isolated): the arguments come on the job
-     * channel, fd 5, not through execve. */
+     * channel, not through execve. */
     if (argc == 2 && !strcmp(argv[1], "--job-fd")) {
         char **job_argv;
-        if (sandbox__pool_receive(5, false, &argc, &job_argv) != 0) {
+        if (sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, false, &argc, &job_argv) != 0) {
             status("platform", fmugw_error_last());
             _exit(2);
         }
@@ -111,6 +116,12 @@ int main(int argc, char **argv)
         status("platform", fmugw_error_last());
         _exit(2);
     }
+    /* the archive comes next: untrusted */
+    if (sandbox_untrusted_begin() != 0) {
+        status("platform", fmugw_error_last());
+        _exit(2);
+    }
+    trusted = false;
     if (unpacking)
         unpack(argv[2], argv[3], argv[4]);
     const char *tmp = getenv("TMPDIR");

@@ -43,8 +43,8 @@
 #endif
 #endif
 
-/* Set in the runner child, whose errors go to the log channel as a status
- * line (fd 4 protocol, see runner.c) instead of the ctl channel. */
+/* Set in the runner child, whose errors go to the status channel as an
+ * "S platform" line (see init.h) instead of the ctl channel. */
 static int in_runner_child;
 
 /* Reports "E what: reason" to the parent and ends init. */
@@ -53,7 +53,7 @@ static void __attribute__((noreturn)) die(const sandbox__child *c, const char *w
     char buf[512];
     int e = errno;
     const char *reason = strerrordesc_np(e);
-    int n = snprintf(buf, sizeof buf, "%s sandbox setup: %s%s%s: %s\n", in_runner_child ? "@status platform 0" : "E",
+    int n = snprintf(buf, sizeof buf, "%s sandbox setup: %s%s%s: %s\n", in_runner_child ? "S platform 0" : "E",
                      what, arg ? " " : "", arg ? arg : "",
                      reason ? reason : "error");
     if (n > 0 && c->ctl_w >= 0) {
@@ -177,10 +177,10 @@ static void check_image_fits(const sandbox__child *c, int exe)
     if (c->limits.memory_limit && need && c->limits.memory_limit < need + (1u << 20)) {
         char buf[256];
         int n = snprintf(buf, sizeof buf,
-                         "@status nomem 0 the memory limit is below the %llu bytes the runner itself maps\n",
+                         "S nomem 0 the memory limit is below the %llu bytes the runner itself maps\n",
                          (unsigned long long)need + (1u << 20));
         if (n > 0) {
-            ssize_t w = write(4, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+            ssize_t w = write(SANDBOX_RUNNER_FD_STATUS, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
             (void)w;
         }
         _exit(3);
@@ -196,14 +196,16 @@ static void check_image_fits(const sandbox__child *c, int exe)
 #endif
 
 /* The runner child: fd 0 /dev/null, 1 and 2 and 4 the log pipe, 3 the
- * result pipe; limits; then execve. Never returns. */
+ * result pipe, 5 the status channel, 6 the job channel (pool mode); limits;
+ * then execve. Never returns. */
 static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int ctl_w)
 {
     int r = fcntl(c->result_w, F_DUPFD, 10);
     int l = fcntl(c->log_w, F_DUPFD, 10);
+    int s = fcntl(c->status_w, F_DUPFD, 10);
     int x = fcntl(c->runner_fd, F_DUPFD_CLOEXEC, 10);
     int j = c->job_r >= 0 ? fcntl(c->job_r, F_DUPFD, 10) : -1;
-    int exe = c->job_r >= 0 ? 6 : 5; /* pool mode: the job channel is fd 5 */
+    int exe = SANDBOX_RUNNER_FD_JOB + 1;
     int n = open("/dev/null", O_RDWR);
     if (n < 0) { /* no usable /dev/null: stdin at end of file instead */
         int p[2];
@@ -213,15 +215,16 @@ static void __attribute__((noreturn)) exec_runner(const sandbox__child *c, int c
         }
     }
     sandbox__child cc = *c;
-    cc.ctl_w = l; /* errors from here on go to the log channel */
+    cc.ctl_w = s >= 0 ? s : l; /* errors from here on go to the status channel */
     in_runner_child = 1;
     (void)ctl_w;
-    if (r < 0 || l < 0 || x < 0 || n < 0 || (c->job_r >= 0 && j < 0))
+    if (r < 0 || l < 0 || s < 0 || x < 0 || n < 0 || (c->job_r >= 0 && j < 0))
         die(&cc, "descriptors", NULL);
     if (dup2(n, 0) < 0 || dup2(l, 1) < 0 || dup2(l, 2) < 0 || dup2(r, 3) < 0 || dup2(l, 4) < 0 ||
-        dup2(x, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0 || (j >= 0 && dup2(j, 5) < 0))
+        dup2(s, SANDBOX_RUNNER_FD_STATUS) < 0 || dup2(x, exe) < 0 || fcntl(exe, F_SETFD, FD_CLOEXEC) < 0 ||
+        (j >= 0 ? dup2(j, SANDBOX_RUNNER_FD_JOB) < 0 : close(SANDBOX_RUNNER_FD_JOB) < 0 && errno != EBADF))
         die(&cc, "dup2", NULL);
-    cc.ctl_w = 4;
+    cc.ctl_w = SANDBOX_RUNNER_FD_STATUS;
     syscall(SYS_close_range, exe + 1, ~0U, 0);
     /* Pool mode: these are the pool's ceilings; the runner lowers them to
      * the job's limits once it has its job (sandbox__pool_receive). */
@@ -287,9 +290,97 @@ static void attach(const sandbox__child *c, int tree, int host_fd, const char *d
         bind_ro(c, src, dst, true);
     } else {
         if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) != 0 ||
-            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) != 0)
+            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             die(c, "bind mount", dst);
     }
+}
+
+/* Attaches a host directory (a prepared tree, or host_fd) read-only at
+ * `dst` without its host path showing in /proc/self/mountinfo: a bind
+ * mount's root field is its path within the host file system, so the
+ * directory is presented at `dst` as a read-only overlay whose layers are
+ * named "/proc/self/fd/N" (what mountinfo shows of it): the directory and
+ * an empty one. The directory is host_fd, or a prepared tree attached at a
+ * staging point first (overlayfs takes no detached mount as a layer: EPERM,
+ * after 1.7 ms of work on this kernel), detached again once the overlay
+ * holds it. */
+static int overlay_at(int dir_fd, int empty_fd, const char *dst)
+{
+    char opts[128];
+    snprintf(opts, sizeof opts, "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d", dir_fd, empty_fd);
+    return mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
+}
+
+static void attach_hidden(const sandbox__child *c, int tree, int host_fd, const char *dst)
+{
+    static const char stage[] = NEWROOT "/.stage", empty[] = NEWROOT "/.empty";
+    make_dir(c, empty, 0500);
+    int efd = open(empty, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (efd < 0)
+        die(c, "open", empty);
+    if (tree < 0) {
+        if (overlay_at(host_fd, efd, dst) != 0)
+            die(c, "overlay mount", dst);
+    } else {
+        make_dir(c, stage, 0700);
+        attach(c, tree, host_fd, stage, true);
+        int sfd = open(stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0)
+            die(c, "open", stage);
+        if (overlay_at(sfd, efd, dst) != 0)
+            die(c, "overlay mount", dst);
+        close(sfd);
+        if (umount2(stage, MNT_DETACH) != 0 || rmdir(stage) != 0)
+            die(c, "detaching", stage);
+    }
+    close(efd);
+    if (rmdir(empty) != 0)
+        die(c, "rmdir", empty);
+}
+
+/* The input file, copied into a tmpfs of its own size at /job/in (then
+ * read-only), /job/input.csv a symlink to it: a bind of the file would
+ * show its host path in mountinfo. `src` is an O_PATH descriptor of it. */
+static void copy_input(const sandbox__child *c, int src)
+{
+    char path[64], opts[96];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", src);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode))
+        die(c, "open", c->input_file);
+    make_dir(c, NEWROOT "/job/in", 0755);
+    snprintf(opts, sizeof opts, "size=%llu,nr_inodes=4,mode=0755",
+             (unsigned long long)st.st_size + 8192); /* tmpfs rounds to pages */
+    if (mount("tmpfs", NEWROOT "/job/in", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+        die(c, "tmpfs", "/job/in");
+    int out = open(NEWROOT "/job/in/input.csv", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0)
+        die(c, "create", "/job/in/input.csv");
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die(c, "read", c->input_file);
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                die(c, "write", "/job/in/input.csv");
+            off += w;
+        }
+    }
+    close(in);
+    if (close(out) != 0 ||
+        mount(NULL, NEWROOT "/job/in", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+        die(c, "read-only remount", "/job/in");
+    if (symlink("in/input.csv", NEWROOT "/job/input.csv") != 0)
+        die(c, "symlink", "/job/input.csv");
 }
 
 /* /lib, /lib64, /bin ...: recreated as the same symlinks (merged /usr), or
@@ -347,26 +438,31 @@ static void build_root(const sandbox__child *c)
     if (c->pool) {
         /* The pooled sandbox's own directory: fmu/, input.csv (filled in by
          * the parent when a job is assigned) read-only, scratch/ writable. */
-        attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job", true);
-        attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
+        attach_hidden(c, c->fmu_tree, fmu_fd, NEWROOT "/job");
     } else {
         make_dir(c, NEWROOT "/job/fmu", 0755);
-        attach(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu", true);
-        if (c->input_file) {
-            make_file(c, NEWROOT "/job/input.csv");
-            attach(c, c->input_tree, input_fd, NEWROOT "/job/input.csv", true);
-        }
+        attach_hidden(c, c->fmu_tree, fmu_fd, NEWROOT "/job/fmu");
+        if (c->input_file)
+            copy_input(c, c->input_tree >= 0 ? c->input_tree : input_fd);
         make_dir(c, NEWROOT "/job/scratch", 0755);
-        if (c->scratch_dir) {
-            attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
-        } else {
-            char opts[64];
-            snprintf(opts, sizeof opts, "size=%llu,mode=0700",
-                     (unsigned long long)(c->limits.file_size_limit ? c->limits.file_size_limit : 64u << 20));
-            if (mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
-                die(c, "tmpfs scratch", NULL);
-        }
     }
+    /* The scratch: a tmpfs of this namespace, capped in bytes and inodes,
+     * where no setuid bit, device or executable counts; it dies with the
+     * sandbox and never touches the host's disks. Only a caller's own
+     * helper (fmugw-validator unpacking for the workers) names a host
+     * directory instead, bound nosuid, nodev, noexec. */
+    if (c->scratch_dir) {
+        attach(c, c->scratch_tree, scratch_fd, NEWROOT "/job/scratch", false);
+        close(scratch_fd);
+        scratch_fd = -1;
+    }
+    char opts[96];
+    snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0700",
+             (unsigned long long)(c->limits.scratch_bytes ? c->limits.scratch_bytes : 64u << 20),
+             (unsigned long long)(c->limits.scratch_inodes ? c->limits.scratch_inodes : 4096));
+    if (!c->scratch_dir &&
+        mount("tmpfs", NEWROOT "/job/scratch", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0)
+        die(c, "tmpfs scratch", NULL);
     if (symlink("job/scratch", NEWROOT "/tmp") != 0)
         die(c, "symlink", "/tmp");
     make_dir(c, NEWROOT "/dev", 0755);
@@ -401,14 +497,12 @@ static void build_root(const sandbox__child *c)
         close(fmu_fd);
     if (input_fd >= 0)
         close(input_fd);
-    if (scratch_fd >= 0)
-        close(scratch_fd);
 }
 
 void sandbox__init_main(const sandbox__child *c)
 {
     int keep[] = { c->fmu_tree, c->input_tree, c->scratch_tree, c->runner_fd,
-                   c->result_w, c->log_w, c->ctl_w, c->sync_r, c->job_r };
+                   c->result_w, c->log_w, c->ctl_w, c->sync_r, c->job_r, c->status_w };
     char b;
     reset_signals();
     close_others(keep, sizeof keep / sizeof keep[0]);
@@ -445,15 +539,49 @@ void sandbox__init_main(const sandbox__child *c)
         exec_runner(c, c->ctl_w);
     close(c->result_w);
     close(c->log_w);
+    close(c->status_w); /* the runner's alone: end of file for the parent once it has closed it */
     if (c->job_r >= 0)
         close(c->job_r); /* the runner's alone: the parent sees EPIPE when it is gone */
+    /* Wait for the runner, sampling the scratch's use every 50 ms: each new
+     * peak goes to the parent as "U KIB FILES" at once, so it has the
+     * figures even if it kills us. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    /* the empty tmpfs (its root inode) is the baseline: an idle pooled
+     * sandbox must stay silent on ctl (pool.c takes any line as its end) */
+    unsigned long long peak_kb = 0, peak_files = 0;
+    struct statvfs sv0;
+    if (statvfs("/job/scratch", &sv0) == 0) {
+        peak_kb = (unsigned long long)(sv0.f_blocks - sv0.f_bfree) * sv0.f_frsize / 1024;
+        peak_files = (unsigned long long)(sv0.f_files - sv0.f_ffree);
+    }
     for (;;) {
         int st;
-        pid_t w = waitpid(-1, &st, 0);
+        pid_t w = waitpid(-1, &st, WNOHANG);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             die(c, "waitpid", NULL);
+        struct statvfs sv;
+        if (!c->scratch_dir && statvfs("/job/scratch", &sv) == 0) {
+            unsigned long long kb = (unsigned long long)(sv.f_blocks - sv.f_bfree) * sv.f_frsize / 1024;
+            unsigned long long files = (unsigned long long)(sv.f_files - sv.f_ffree);
+            if (kb > peak_kb || files > peak_files) {
+                peak_kb = kb > peak_kb ? kb : peak_kb;
+                peak_files = files > peak_files ? files : peak_files;
+                char ubuf[64];
+                int un = snprintf(ubuf, sizeof ubuf, "U %llu %llu\n", peak_kb, peak_files);
+                ssize_t uw = write(c->ctl_w, ubuf, (size_t)un);
+                (void)uw;
+            }
+        }
+        if (w == 0) {
+            struct timespec ts = { 0, 50 * 1000000L };
+            sigtimedwait(&chld, NULL, &ts);
+            continue;
+        }
         if (w == pid) {
             char buf[32];
             int n = snprintf(buf, sizeof buf, "X %d\n", st);
@@ -466,7 +594,7 @@ void sandbox__init_main(const sandbox__child *c)
 
 void sandbox__plain_main(const sandbox__child *c)
 {
-    int keep[] = { c->runner_fd, c->result_w, c->log_w };
+    int keep[] = { c->runner_fd, c->result_w, c->log_w, c->status_w };
     in_runner_child = 1;
     reset_signals();
     close_others(keep, sizeof keep / sizeof keep[0]);
@@ -474,7 +602,7 @@ void sandbox__plain_main(const sandbox__child *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (c->scratch_dir && chdir(c->scratch_dir) != 0) {
         sandbox__child cc = *c;
-        cc.ctl_w = c->log_w;
+        cc.ctl_w = c->status_w;
         die(&cc, "chdir", c->scratch_dir);
     }
     exec_runner(c, -1);

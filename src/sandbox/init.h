@@ -22,11 +22,15 @@ typedef struct {
     int fmu_tree, input_tree, scratch_tree;
     int runner_fd;       /* the runner executable, opened O_RDONLY|O_CLOEXEC */
     int result_w, log_w; /* become fd 3 and fd 4 of the runner */
-    int ctl_w;           /* init -> parent: "E message" / "X wait-status" lines */
+    int status_w;        /* becomes fd SANDBOX_RUNNER_FD_STATUS of the runner: its trusted status
+                          * channel, closed by the runner before any FMU code is loaded */
+    int ctl_w;           /* init -> parent: "E message" / "U kib files" (scratch use, each new
+                          * peak) / "X wait-status" lines */
     int sync_r;          /* parent -> init: one byte once uid/gid maps are written */
     /* Pool mode (pool.c): fmu_dir / fmu_tree is the sandbox's job directory,
      * mounted read-only at /job (its scratch/ bound writable over it), and
-     * job_r (fd 5 of the runner) brings the job later. -1 otherwise. */
+     * job_r (fd SANDBOX_RUNNER_FD_JOB of the runner) brings the job later.
+     * -1 otherwise. */
     bool pool;
     int job_r;
     char *const *args;
@@ -41,10 +45,11 @@ typedef struct {
  * stack, the child doing nothing but placing descriptors and execve. The
  * descriptors of sandbox__child land on fixed numbers in fmugw-init (the
  * SANDBOX_INIT_FD_* below; absent ones are left closed) and the rest of it
- * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK" (MODE i:
- * one-shot sandbox, p: pooled, n: plain child; MASK the slots present, bit
- * = fd - 3), argv[2..4] fmu_dir, input_file, scratch_dir ("" for none),
- * argv[5..] the runner's argv; the environment is the runner's. */
+ * travels in argv: argv[1] "MODE CPU MEM FSIZE NOFILE NPROC MASK SCRATCH
+ * INODES" (MODE i: one-shot sandbox, p: pooled, n: plain child; MASK the
+ * slots present, bit = fd - 3; SCRATCH, INODES the scratch tmpfs's caps),
+ * argv[2..4] fmu_dir, input_file, scratch_dir ("" for none), argv[5..] the
+ * runner's argv; the environment is the runner's. */
 enum {
     SANDBOX_INIT_FD_RESULT = 3,
     SANDBOX_INIT_FD_LOG,
@@ -55,7 +60,22 @@ enum {
     SANDBOX_INIT_FD_FMU_TREE,
     SANDBOX_INIT_FD_INPUT_TREE,
     SANDBOX_INIT_FD_SCRATCH_TREE,
+    SANDBOX_INIT_FD_STATUS,
     SANDBOX_INIT_FD_END
+};
+
+/* --- the runner's descriptors ---------------------------------------------
+ * 0 /dev/null; 1, 2 and 4 the log pipe; 3 the result pipe; then: */
+enum {
+    /* The status channel (runner -> parent, not through init): what the
+     * runner says before any FMU code can run, which is the only time what
+     * it says can be trusted. Lines "S KIND ROWS MESSAGE" (the runner ended
+     * before loading the FMU: KIND error, nomem or platform) or "L" (it is
+     * about to load the FMU: from here on nothing it says or does decides
+     * more than the FMU's own outcome classes). The runner closes it before
+     * the FMU is loaded; the FMU never holds it. */
+    SANDBOX_RUNNER_FD_STATUS = 5,
+    SANDBOX_RUNNER_FD_JOB = 6 /* pool mode: the job channel */
 };
 
 /** Spawns fmugw-init at `init_path` for `c` (in new namespaces when
@@ -94,13 +114,13 @@ int sandbox__make_tree(const char *path, uint64_t attrs);
 /** The outside uid of uid 0 in a sandbox: nobody as root, else our own. */
 unsigned sandbox__outside_uid(void);
 
-/** Streams a started job's result, log and ctl pipes until all are closed
+/** Streams a started job's result, log, ctl and status pipes until all are closed
  *  (output cap, wall-clock deadline from t0), reaps `pid` (init; or the
  *  plain child's process group when !job->isolate), meters and classifies
  *  into *r. Does not close the fds. Returns 0, or FMUGW_E* for a platform
  *  error (r->outcome = SANDBOX_PLATFORM_ERROR). */
 int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int res_r, int log_r, int ctl_r,
-                     uint64_t t0);
+                     int status_r, uint64_t t0);
 
 /** Runner side of the job channel (pool.c): writes "@ready" on fd 4 when
  *  `announce` (a pooled sandbox), reads the job from fd `fd` until end of
@@ -111,7 +131,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
 int sandbox__pool_receive(int fd, bool announce, int *argc_out, char ***argv_out);
 
 /** Parent side of the job channel: sends the limits line and `args` on
- *  `fd` (the runner's fd 5) and shuts the sending side (end of the job).
+ *  `fd` (the runner's fd 6) and shuts the sending side (end of the job).
  *  Used by the pool and by sandbox_run(), whose runners both get their
  *  argument vector this way (`fmugw-runner --pool-wait` / `--job-fd`), never
  *  through execve: no ARG_MAX or per-argument limit, only

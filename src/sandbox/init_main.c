@@ -35,18 +35,20 @@ int main(int argc, char **argv, char **envp)
 {
     sandbox__child c;
     char mode = 0;
-    unsigned long long mem = 0, fsize = 0;
+    unsigned long long mem = 0, fsize = 0, scratch = 0, inodes = 0;
     unsigned mask = 0;
     memset(&c, 0, sizeof c);
     if (setpriority(PRIO_PROCESS, 0, SANDBOX_NICE) != 0) {
         /* not fatal: the job runs at the daemon's priority */
     }
-    if (argc < 6 || sscanf(argv[1], "%c %lg %llu %llu %u %u %x", &mode, &c.limits.cpu_limit_s, &mem, &fsize,
-                           &c.limits.max_open_files, &c.limits.max_threads, &mask) != 7 ||
+    if (argc < 6 || sscanf(argv[1], "%c %lg %llu %llu %u %u %x %llu %llu", &mode, &c.limits.cpu_limit_s, &mem, &fsize,
+                           &c.limits.max_open_files, &c.limits.max_threads, &mask, &scratch, &inodes) != 9 ||
         (mode != 'i' && mode != 'p' && mode != 'n'))
         return usage();
     c.limits.memory_limit = mem;
     c.limits.file_size_limit = fsize;
+    c.limits.scratch_bytes = scratch;
+    c.limits.scratch_inodes = inodes;
     int fd[SANDBOX_INIT_FD_END];
     for (int i = 0; i < SANDBOX_INIT_FD_END; i++)
         fd[i] = i >= SANDBOX_INIT_FD_RESULT && (mask >> (i - SANDBOX_INIT_FD_RESULT) & 1) ? i : -1;
@@ -61,13 +63,14 @@ int main(int argc, char **argv, char **envp)
     c.fmu_tree = fd[SANDBOX_INIT_FD_FMU_TREE];
     c.input_tree = fd[SANDBOX_INIT_FD_INPUT_TREE];
     c.scratch_tree = fd[SANDBOX_INIT_FD_SCRATCH_TREE];
+    c.status_w = fd[SANDBOX_INIT_FD_STATUS];
     c.fmu_dir = argv[2][0] ? argv[2] : NULL;
     c.input_file = argv[3][0] ? argv[3] : NULL;
     c.scratch_dir = argv[4][0] ? argv[4] : NULL;
     c.args = argv + 5;
     c.envp = envp;
-    if (c.result_w < 0 || c.log_w < 0 || c.runner_fd < 0 || (c.isolate && (c.ctl_w < 0 || c.sync_r < 0)) ||
-        (c.isolate && !c.fmu_dir) || !c.args[0])
+    if (c.result_w < 0 || c.log_w < 0 || c.status_w < 0 || c.runner_fd < 0 ||
+        (c.isolate && (c.ctl_w < 0 || c.sync_r < 0)) || (c.isolate && !c.fmu_dir) || !c.args[0])
         return usage();
     /* the descriptors are ours alone now: none may reach the runner twice */
     for (int i = SANDBOX_INIT_FD_RESULT; i < SANDBOX_INIT_FD_END; i++)

@@ -1,5 +1,6 @@
 /* policy.c - installs the seccomp allow-list of fmugw-runner (see policy.h
- * and docs/sandbox.md). The rules live in policy_gen.c, which compiles them
+ * and docs/sandbox.md), and marks the trust boundary on the status channel
+ * (sandbox_untrusted_begin). The rules live in policy_gen.c, which compiles them
  * with libseccomp at build time into the BPF program included below; here
  * the runner's pid is written into it and it is loaded with two system
  * calls. Only the runner links this file's caller. */
@@ -7,6 +8,7 @@
 
 #include "util/error.h"
 
+#include "sandbox/init.h"
 #include "sandbox_policy_bpf.h" /* generated: sandbox_policy_prog, _pid_at */
 
 #include <errno.h>
@@ -37,5 +39,15 @@ int sandbox_policy_install(void)
         return fmugw_error_set(FMUGW_ERROR, "sandbox: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
         return fmugw_error_set(FMUGW_ERROR, "sandbox: loading the seccomp filter failed: %s", strerror(errno));
+    return 0;
+}
+
+int sandbox_untrusted_begin(void)
+{
+    static const char loading[] = "L\n";
+    if (write(SANDBOX_RUNNER_FD_STATUS, loading, sizeof loading - 1) != (ssize_t)(sizeof loading - 1))
+        return fmugw_error_set(FMUGW_EIO, "sandbox: no status channel on fd %d: %s", SANDBOX_RUNNER_FD_STATUS,
+                               strerror(errno));
+    close(SANDBOX_RUNNER_FD_STATUS);
     return 0;
 }

@@ -18,4 +18,12 @@
  *  FMU code run unfiltered (the caller must exit). */
 int sandbox_policy_install(void);
 
+/** The trust boundary of a program the sandbox runs (the runner, the
+ *  validator): writes "L" on the status channel (fd SANDBOX_RUNNER_FD_STATUS,
+ *  see init.h) and closes it. Call it once the seccomp filter is on and
+ *  before anything untrusted is parsed or loaded: from then on, nothing
+ *  the process says can make the job more than an FMU outcome. 0, or
+ *  FMUGW_EIO when there is no status channel. */
+int sandbox_untrusted_begin(void);
+
 #endif

@@ -13,8 +13,10 @@
  */
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +63,15 @@ static int compile(unsigned self, struct sock_filter **out, size_t *n)
     const char *what = "seccomp_init";
 
     /* Everything not listed kills the whole process (SIGSYS). The native
-     * architecture only: any other audit arch kills too (libseccomp's
-     * architecture check, the first instructions of the program). */
+     * architecture only: any other audit arch (int 0x80's i386) and, on
+     * x86-64, any x32 number (__X32_SYSCALL_BIT) kill the whole process too
+     * (libseccomp's architecture check, the first instructions of the
+     * program, whose action is otherwise KILL_THREAD: the runner's other
+     * threads would keep the job alive until its deadline). */
     if (!(ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)))
+        goto fail;
+    what = "bad-architecture action";
+    if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)))
         goto fail;
     what = "allow rule";
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0] && !r; i++)
@@ -101,6 +109,18 @@ static int compile(unsigned self, struct sock_filter **out, size_t *n)
     if (!(prog = malloc((size_t)len)) || pread(fileno(tmp), prog, (size_t)len, 0) != (ssize_t)len) {
         fprintf(stderr, "policy_gen: reading the exported program failed\n");
         goto out;
+    }
+    /* Every way out of the program allows, fails with an errno or kills
+     * the whole process: never a thread alone. */
+    for (size_t i = 0; i < *n; i++) {
+        if (prog[i].code != (BPF_RET | BPF_K))
+            continue;
+        uint32_t act = prog[i].k & SECCOMP_RET_ACTION_FULL;
+        if (act != SECCOMP_RET_ALLOW && act != SECCOMP_RET_ERRNO && act != SECCOMP_RET_KILL_PROCESS) {
+            fprintf(stderr, "policy_gen: instruction %zu returns action 0x%08x (only allow, errno and "
+                            "kill-process are allowed)\n", i, (unsigned)act);
+            goto out;
+        }
     }
     *out = prog;
     prog = NULL;

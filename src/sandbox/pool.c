@@ -7,9 +7,9 @@
  * id maps, mount tree, pivot_root, rlimits, capabilities, execve of the
  * runner), but
  * its /job is its own host directory (read-only, id-mapped as root) with a
- * writable scratch/ bound over it, and its runner is started as
+ * scratch tmpfs mounted on its scratch/, and its runner is started as
  * `fmugw-runner --pool-wait`: it writes "@ready" on fd 4 and blocks reading
- * fd 5 (a socket to the parent) before parsing anything job-specific and
+ * fd 6 (a socket to the parent) before parsing anything job-specific and
  * before seccomp. On assignment the parent hard-links (or copies) the job's
  * FMU into <dir>/fmu and its input file to <dir>/input.csv, sends
  * "L cpu mem fsize nofile nproc\n" + the argv (NUL-terminated strings) and
@@ -55,7 +55,8 @@ typedef struct pool_slot {
     struct pool_slot *next;
     pid_t pid;                  /* init: pid 1 of the sandbox */
     int res_r, log_r, ctl_r;    /* as in sandbox_run() */
-    int job_w;                  /* the job channel (fd 5 of the runner) */
+    int status_r;               /* the runner's status channel (init.h) */
+    int job_w;                  /* the job channel (fd 6 of the runner) */
     char *dir;                  /* host directory, /job inside */
     bool ready;                 /* the runner said "@ready" */
 } pool_slot;
@@ -74,30 +75,48 @@ struct sandbox_pool {
     unsigned n_idle, spawning;
     unsigned failures;          /* refill attempts failed in a row */
     char error[512];            /* the last refill failure */
+    unsigned cleanup_failures;  /* sandbox directories that could not be removed, not yet reported */
+    char cleanup_error[512];    /* the last such failure */
     bool stop, have_thread;
     pthread_t thread;
 };
 
 /* --- one sandbox ---------------------------------------------------------- */
 
-static void pool_slot_free(pool_slot *s)
+/* Kills the sandbox and removes its directory. 0, or FMUGW_EIO when the
+ * directory could not be removed (reason in fmugw_error_last(); the job
+ * system's next start moves it aside). */
+static int pool_slot_free(pool_slot *s)
 {
+    int rc = 0;
     if (!s)
-        return;
+        return 0;
     if (s->pid > 0) {
         kill(s->pid, SIGKILL); /* pid 1: the whole namespace goes */
         while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    int fds[] = { s->res_r, s->log_r, s->ctl_r, s->job_w };
+    int fds[] = { s->res_r, s->log_r, s->ctl_r, s->status_r, s->job_w };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     if (s->dir) {
-        fmugw_rmtree(s->dir);
+        rc = fmugw_rmtree(s->dir);
         free(s->dir);
     }
     free(s);
+    return rc;
+}
+
+/* Notes a failed removal (pool_slot_free) for sandbox_pool_cleanup_failures. */
+static void pool_note_cleanup(sandbox_pool *p, int rc)
+{
+    if (rc == 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->cleanup_failures++;
+    snprintf(p->cleanup_error, sizeof p->cleanup_error, "%s", fmugw_error_last());
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Clones a new sandbox whose runner will wait for a job; does not wait for
@@ -108,7 +127,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     static char *const envp[] = { "PATH=/usr/bin", "TMPDIR=/tmp", "HOME=/job/scratch", NULL };
     int rc = 0;
     int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
-    int sv[2] = { -1, -1 }, t_job = -1, t_scr = -1;
+    int st_p[2] = { -1, -1 }, sv[2] = { -1, -1 }, t_job = -1, t_scr = -1;
     char *scratch = NULL, *fmu = NULL, *tmpl = NULL;
     sandbox__child c;
     pool_slot *s = calloc(1, sizeof *s);
@@ -119,7 +138,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
         goto out;
     }
     s->pid = -1;
-    s->res_r = s->log_r = s->ctl_r = s->job_w = -1;
+    s->res_r = s->log_r = s->ctl_r = s->status_r = s->job_w = -1;
     if (!mkdtemp(tmpl)) {
         rc = fmugw_error_set(FMUGW_EIO, "sandbox pool: cannot make a directory in %s: %s", p->work_dir,
                              strerror(errno));
@@ -135,15 +154,15 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
         rc = fmugw_error_set(FMUGW_EIO, "sandbox pool: mkdir in %s: %s", s->dir, strerror(errno));
         goto out;
     }
+    /* scratch/ is only the mount point of the sandbox's scratch tmpfs (init.c) */
     if (geteuid() == 0 &&
-        ((t_job = sandbox__make_tree(s->dir, POOL_ATTR_RDONLY | POOL_ATTR_NOSUID | POOL_ATTR_NODEV)) < 0 ||
-         (t_scr = sandbox__make_tree(scratch, POOL_ATTR_NOSUID | POOL_ATTR_NODEV)) < 0)) {
+        (t_job = sandbox__make_tree(s->dir, POOL_ATTR_RDONLY | POOL_ATTR_NOSUID | POOL_ATTR_NODEV)) < 0) {
         rc = fmugw_error_set(FMUGW_ERROR, "sandbox pool: cannot prepare an id-mapped mount of %s: %s", s->dir,
                              strerror(errno));
         goto out;
     }
     if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC) ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+        pipe2(st_p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
         rc = fmugw_error_set(FMUGW_ERROR, "sandbox pool: pipe: %s", strerror(errno));
         goto out;
     }
@@ -151,7 +170,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     c.isolate = true;
     c.pool = true;
     c.fmu_dir = s->dir;
-    c.scratch_dir = scratch;
+    c.scratch_dir = NULL;
     c.fmu_tree = t_job;
     c.scratch_tree = t_scr;
     c.input_tree = -1;
@@ -160,6 +179,7 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     c.log_w = log_p[1];
     c.ctl_w = ctl_p[1];
     c.sync_r = sync_p[0];
+    c.status_w = st_p[1];
     c.job_r = sv[1];
     c.args = args;
     c.envp = envp;
@@ -181,14 +201,15 @@ static int pool_spawn(sandbox_pool *p, pool_slot **out)
     s->res_r = res_p[0];
     s->log_r = log_p[0];
     s->ctl_r = ctl_p[0];
+    s->status_r = st_p[0];
     s->job_w = sv[0];
-    res_p[0] = log_p[0] = ctl_p[0] = sv[0] = -1;
+    res_p[0] = log_p[0] = ctl_p[0] = st_p[0] = sv[0] = -1;
     *out = s;
     s = NULL;
 out:
     {
         int fds[] = { res_p[0], res_p[1], log_p[0], log_p[1], ctl_p[0], ctl_p[1], sync_p[0], sync_p[1],
-                      sv[0], sv[1], t_job, t_scr };
+                      st_p[0], st_p[1], sv[0], sv[1], t_job, t_scr };
         for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
@@ -225,10 +246,23 @@ static int pool_start_failed(pool_slot *s, const char *seen, size_t n_seen)
         m += (size_t)got;
     }
     log[m] = 0;
+    char st[600];
+    size_t k = 0;
+    for (ssize_t got; k < sizeof st - 1 && (got = read(s->status_r, st + k, sizeof st - 1 - k)) != 0;) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        k += (size_t)got;
+    }
+    st[k] = 0;
     ctl[strcspn(ctl, "\n")] = 0;
     log[strcspn(log, "\n")] = 0;
+    st[strcspn(st, "\n")] = 0;
     if (ctl[0] == 'E' && ctl[1] == ' ')
         return fmugw_error_set(FMUGW_ERROR, "sandbox pool: %s", ctl + 2);
+    if (!strncmp(st, "S platform 0 ", 13))
+        return fmugw_error_set(FMUGW_ERROR, "sandbox pool: %s", st + 13);
     if (log[0])
         return fmugw_error_set(FMUGW_ERROR, "sandbox pool: the runner did not start: %s", log);
     return fmugw_error_set(FMUGW_ERROR, "sandbox pool: the runner did not start");
@@ -582,7 +616,8 @@ static bool pool_fits(const sandbox_pool *p, const sandbox_limits *l)
     double cpu = ceil(l->cpu_limit_s > 0 ? l->cpu_limit_s : 1), ccpu = ceil(c->cpu_limit_s > 0 ? c->cpu_limit_s : 1);
     return cpu <= ccpu && !pool_above(l->memory_limit, c->memory_limit) &&
            !pool_above(l->file_size_limit, c->file_size_limit) &&
-           !pool_above(l->max_open_files, c->max_open_files) && !pool_above(l->max_threads, c->max_threads);
+           !pool_above(l->max_open_files, c->max_open_files) && !pool_above(l->max_threads, c->max_threads) &&
+           !pool_above(l->scratch_bytes, c->scratch_bytes) && !pool_above(l->scratch_inodes, c->scratch_inodes);
 }
 
 int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts *opts)
@@ -685,16 +720,38 @@ int sandbox_pool_run(sandbox_pool *p, const sandbox_job *job, sandbox_report *r)
             pthread_mutex_unlock(&p->mu);
         }
     }
-    rc = sandbox__collect(job, r, s->pid, s->res_r, s->log_r, s->ctl_r, t0);
+    rc = sandbox__collect(job, r, s->pid, s->res_r, s->log_r, s->ctl_r, s->status_r, t0);
     s->pid = -1; /* reaped */
-    pool_slot_free(s);
+    {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", fmugw_error_last());
+        pool_note_cleanup(p, pool_slot_free(s));
+        if (rc)
+            fmugw_error_set(rc, "%s", keep);
+    }
     return rc;
 fail:
-    pool_slot_free(s);
+    {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", fmugw_error_last());
+        pool_note_cleanup(p, pool_slot_free(s));
+        fmugw_error_set(rc ? rc : FMUGW_ERROR, "%s", keep);
+    }
     snprintf(r->message, sizeof r->message, "%s", fmugw_error_last());
     r->outcome = SANDBOX_PLATFORM_ERROR;
     r->wall_ms = sandbox__now_ms() - t0;
     return rc;
+}
+
+unsigned sandbox_pool_cleanup_failures(sandbox_pool *p, char *msg, size_t size)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned n = p->cleanup_failures;
+    p->cleanup_failures = 0;
+    if (msg && size)
+        snprintf(msg, size, "%s", n ? p->cleanup_error : "");
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void sandbox_pool_free(sandbox_pool *p)
@@ -708,7 +765,7 @@ void sandbox_pool_free(sandbox_pool *p)
     if (p->have_thread)
         pthread_join(p->thread, NULL);
     for (pool_slot *s; (s = pool_pop(p));)
-        pool_slot_free(s);
+        pool_note_cleanup(p, pool_slot_free(s));
     if (p->runner_fd >= 0)
         close(p->runner_fd);
     pthread_mutex_destroy(&p->mu);

@@ -17,11 +17,19 @@
  *   @progress T                the simulated time T reached (%.17g), at most
  *                              every FMI_PROGRESS_PERIOD_MS (100 ms) of wall
  *                              time, none for a shorter run (sim.c decides)
- *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error, nomem or
- *                              platform; ROWS the result rows written
+ *   @status KIND ROWS MESSAGE  the last line: KIND is ok, error or nomem;
+ *                              ROWS the result rows written
+ * Fd 5 is the status channel (init.h): until the FMU is loaded, the runner
+ * is the only code in this process, and how it ends is said there ("S KIND
+ * ROWS MESSAGE", KIND error, nomem or platform); once its seccomp filter
+ * is on, before it parses the model description (the FMU's) and loads the
+ * FMU, it writes "L" and closes it (sandbox_untrusted_begin). After that
+ * the FMU's data and code share this process and could write any of the
+ * lines above, so the parent believes none of them for more than an FMU
+ * outcome (sandbox.c, classify).
  * Started as `fmugw-runner --pool-wait` (a pooled sandbox, pool.c), it
- * first writes "@ready" on fd 4 and waits for its job on fd 5; started as
- * `fmugw-runner --job-fd` (sandbox_run), it reads its job from fd 5 at
+ * first writes "@ready" on fd 4 and waits for its job on fd 6; started as
+ * `fmugw-runner --job-fd` (sandbox_run), it reads its job from fd 6 at
  * once. Either way its options never pass through execve (no argv size
  * limits); only the plain, non-isolated mode gets them as argv.
  * Exit code: 0 finished, 1 FMU or request error, 2 runner/platform
@@ -51,6 +59,7 @@
 
 #define RESULT_FD 3
 #define LOG_FD 4
+#define STATUS_FD SANDBOX_RUNNER_FD_STATUS
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RUNNER_ASAN 1
@@ -151,10 +160,19 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 }
 #endif
 
-/* Writes "PREFIX TEXT\n" with one write(), newlines in TEXT folded. */
+/* Where emit() writes: the status channel until the FMU is loaded. */
+static int status_to = STATUS_FD;
+
+/* Writes "PREFIX TEXT\n" with one write(), newlines in TEXT folded; a
+ * "@status" line goes to the status channel while it is open. */
 static void emit(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(const char *prefix, const char *fmt, ...)
 {
+    int fd = LOG_FD;
+    if (!strcmp(prefix, "@status") && status_to >= 0) {
+        fd = status_to;
+        prefix = "S";
+    }
     char buf[4096];
     int n = snprintf(buf, sizeof buf, "%s ", prefix);
     va_list ap;
@@ -169,7 +187,7 @@ static void emit(const char *prefix, const char *fmt, ...)
             buf[i] = ' ';
     buf[len++] = '\n';
     for (size_t off = 0; off < len;) {
-        ssize_t w = write(LOG_FD, buf + off, len - off);
+        ssize_t w = write(fd, buf + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -214,12 +232,12 @@ int main(int argc, char **argv)
     const char *kind = "error";
 
     /* A pooled sandbox (pool.c): libraries are loaded; now wait for the
-     * job on fd 5 (argv and limits) and lower the rlimits to the job's,
+     * job on fd 6 (argv and limits) and lower the rlimits to the job's,
      * before anything job-specific is parsed and before seccomp. */
     bool pooled = argc == 2 && !strcmp(argv[1], "--pool-wait");
     if (pooled || (argc == 2 && !strcmp(argv[1], "--job-fd"))) {
         char **job_argv;
-        if ((prc = sandbox__pool_receive(5, pooled, &argc, &job_argv))) {
+        if ((prc = sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, pooled, &argc, &job_argv))) {
             if (prc == FMUGW_ENOTFOUND)
                 _exit(0); /* the pool was freed: no job, nothing to say */
             code = 2;
@@ -242,6 +260,14 @@ int main(int argc, char **argv)
         kind = "platform";
         goto out;
     }
+    /* What comes next is the FMU's (its model description, then its code):
+     * say so on the status channel and close it. */
+    if ((prc = sandbox_untrusted_begin())) {
+        code = 2;
+        kind = "platform";
+        goto out;
+    }
+    status_to = -1;
     /* The model description is the FMU's, untrusted: parsed under the
      * filter, like everything after it. */
     if ((prc = fmi_fmu_open_dir(&fmu, a.fmu)))

@@ -43,6 +43,7 @@
 #define MOUNT_ATTR_RDONLY_ 0x00000001
 #define MOUNT_ATTR_NOSUID_ 0x00000002
 #define MOUNT_ATTR_NODEV_ 0x00000004
+#define MOUNT_ATTR_NOEXEC_ 0x00000008
 #define MOUNT_ATTR_IDMAP_ 0x00100000
 
 struct mount_attr_ {
@@ -302,6 +303,7 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
     a.src[SANDBOX_INIT_FD_RESULT - 3] = c->result_w;
     a.src[SANDBOX_INIT_FD_LOG - 3] = c->log_w;
     a.src[SANDBOX_INIT_FD_RUNNER - 3] = c->runner_fd;
+    a.src[SANDBOX_INIT_FD_STATUS - 3] = c->status_w;
     if (c->isolate) {
         a.src[SANDBOX_INIT_FD_CTL - 3] = c->ctl_w;
         a.src[SANDBOX_INIT_FD_SYNC - 3] = c->sync_r;
@@ -315,9 +317,9 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
         if (a.src[i] >= 0)
             mask |= 1u << i;
     const sandbox_limits *l = &c->limits;
-    snprintf(config, sizeof config, "%c %.17g %" PRIu64 " %" PRIu64 " %u %u %x",
+    snprintf(config, sizeof config, "%c %.17g %" PRIu64 " %" PRIu64 " %u %u %x %" PRIu64 " %" PRIu64,
              !c->isolate ? 'n' : c->pool ? 'p' : 'i', l->cpu_limit_s, l->memory_limit, l->file_size_limit,
-             l->max_open_files, l->max_threads, mask);
+             l->max_open_files, l->max_threads, mask, l->scratch_bytes, l->scratch_inodes);
     while (c->args[n])
         n++;
     if (!(argv = calloc(n + 6, sizeof *argv))) {
@@ -343,7 +345,9 @@ pid_t sandbox__spawn(const char *init_path, const sandbox__child *c)
     }
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
     if (c->isolate)
-        flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+        /* CLONE_NEWCGROUP: /proc/self/cgroup shows "/", not the host's cgroup names */
+        flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+                 CLONE_NEWCGROUP;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -424,6 +428,145 @@ static void log_feed(log_state *ls, const char *data, size_t n)
     }
 }
 
+/* --- the status channel (trusted) ---------------------------------------
+ * Written by the runner before any FMU code is loaded (init.h): at most one
+ * "S KIND ROWS MESSAGE" line (it ended without loading the FMU) or "L" (it
+ * is loading the FMU now). Bounded: what does not fit is dropped. */
+typedef struct {
+    char buf[1024];
+    size_t len;
+} status_state;
+
+static void status_feed(status_state *ss, const char *data, size_t n)
+{
+    size_t room = sizeof ss->buf - 1 - ss->len;
+    size_t take = n < room ? n : room;
+    memcpy(ss->buf + ss->len, data, take);
+    ss->len += take;
+    ss->buf[ss->len] = 0;
+}
+
+/* --- the ctl channel (init) --------------------------------------------
+ * Lines from init: "E message" (set-up failed), "U KIB FILES" (a new peak
+ * of the scratch's use), "X STATUS" (the runner's wait status). Parsed a
+ * line at a time; a line longer than the buffer is cut. */
+typedef struct {
+    char line[600];
+    size_t len;
+    char error[600];
+    bool have_x;
+    int x_status;
+} ctl_state;
+
+static void ctl_line(ctl_state *cs, sandbox_report *r)
+{
+    cs->line[cs->len] = 0;
+    unsigned long long kb, files;
+    if (cs->line[0] == 'E' && cs->line[1] == ' ' && !cs->error[0]) {
+        snprintf(cs->error, sizeof cs->error, "%s", cs->line + 2);
+    } else if (sscanf(cs->line, "U %llu %llu", &kb, &files) == 2) {
+        if (kb > r->scratch_peak_kb)
+            r->scratch_peak_kb = kb;
+        if (files > r->scratch_peak_files)
+            r->scratch_peak_files = files;
+    } else if (cs->line[0] == 'X' && cs->line[1] == ' ' && !cs->have_x) {
+        cs->have_x = true;
+        cs->x_status = atoi(cs->line + 2);
+    }
+    cs->len = 0;
+}
+
+static void ctl_feed(ctl_state *cs, sandbox_report *r, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            ctl_line(cs, r);
+        } else if (cs->len < sizeof cs->line - 1) {
+            cs->line[cs->len++] = data[i];
+        }
+    }
+}
+
+/* --- the result stream, as the parent saw it ------------------------------
+ * A byte-at-a-time scan of what arrived on the result pipe, to count the
+ * rows and know whether the document is complete, without trusting
+ * anything the runner (and so the FMU) says about it. CSV: records end at a
+ * newline outside double quotes, the first is the header. JSON
+ * ({"columns":[...],"rows":[[...],...]}): a row is an array opened at depth
+ * 2; complete once the outer object is closed and only white space
+ * follows. Constant state, no allocation. */
+typedef struct {
+    bool json;
+    bool in_str, esc, bad;
+    unsigned depth;
+    bool opened, closed;   /* JSON: the outer object was opened / closed */
+    uint64_t records;      /* CSV: newlines outside quotes; JSON: rows */
+    char last;
+    uint64_t bytes;
+} result_scan;
+
+static void result_feed(result_scan *rs, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = data[i];
+        rs->bytes++;
+        rs->last = ch;
+        if (!rs->json) {
+            if (ch == '"')
+                rs->in_str = !rs->in_str;
+            else if (ch == '\n' && !rs->in_str)
+                rs->records++;
+            continue;
+        }
+        if (rs->in_str) {
+            if (rs->esc)
+                rs->esc = false;
+            else if (ch == '\\')
+                rs->esc = true;
+            else if (ch == '"')
+                rs->in_str = false;
+            continue;
+        }
+        if (ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r')
+            continue;
+        if (rs->closed) {
+            rs->bad = true; /* something after the document */
+            continue;
+        }
+        if (ch == '"') {
+            rs->in_str = true;
+        } else if (ch == '{' || ch == '[') {
+            if (rs->depth == 0 && ch == '{')
+                rs->opened = true;
+            else if (rs->depth == 0)
+                rs->bad = true;
+            if (rs->depth == 2 && ch == '[')
+                rs->records++;
+            if (rs->depth < 64)
+                rs->depth++;
+            else
+                rs->bad = true;
+        } else if (ch == '}' || ch == ']') {
+            if (rs->depth == 0) {
+                rs->bad = true;
+            } else if (--rs->depth == 0) {
+                rs->closed = true;
+            }
+        }
+    }
+}
+
+/* Whether the stream is a whole document: *rows gets its data rows. */
+static bool result_complete(const result_scan *rs, uint64_t *rows)
+{
+    if (!rs->json) {
+        *rows = rs->records > 0 ? rs->records - 1 : 0;
+        return rs->bytes > 0 && rs->records > 0 && rs->last == '\n' && !rs->in_str;
+    }
+    *rows = rs->records;
+    return rs->opened && rs->closed && !rs->bad && !rs->in_str;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
@@ -475,11 +618,46 @@ static int platform_error(sandbox_report *r, int code, const char *fmt, ...)
     return fmugw_error_set(code, "%s", r->message);
 }
 
-static void classify(sandbox_report *r, const sandbox_job *job, const log_state *ls, int st, bool killed_cancel,
-                     bool killed_timeout, bool killed_output, double cpu_s)
+/* How the job ended, from what the parent and init saw: the kills it made
+ * itself, the runner's wait status from init, the status channel (trusted:
+ * closed before any FMU code ran) and the result stream. Once the runner
+ * has said "L" (loading the FMU), its exit code and "@status" lines are the
+ * FMU's to forge: they can then make a job no more than an FMU outcome
+ * (fmu_error, memory_limit ...), never platform_error, and "finished" also
+ * needs a complete result document whose row count the parent counted. */
+static void classify(sandbox_report *r, const sandbox_job *job, const log_state *ls, const status_state *ss,
+                     const result_scan *rs, int st, bool killed_cancel, bool killed_timeout, bool killed_output,
+                     double cpu_s)
 {
     const char *fmu_msg = ls->have_status && *ls->status_msg ? ls->status_msg : NULL;
-    r->rows = ls->status_rows;
+    uint64_t rows = 0;
+    bool complete = result_complete(rs, &rows);
+    /* the trusted status line: "S KIND ROWS MESSAGE" or "L" */
+    char s_kind[16] = "";
+    const char *s_msg = NULL;
+    bool loaded = false;
+    for (const char *p = ss->buf; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len == 1 && p[0] == 'L') {
+            loaded = true;
+        } else if (!loaded && !*s_kind && len > 2 && p[0] == 'S' && p[1] == ' ') {
+            const char *k = p + 2;
+            size_t kl = strcspn(k, " \n");
+            snprintf(s_kind, sizeof s_kind, "%.*s", (int)kl, k);
+            const char *m = k + kl;
+            while (*m == ' ')
+                m++;
+            while (*m >= '0' && *m <= '9')
+                m++; /* rows: none before the FMU ran */
+            while (*m == ' ')
+                m++;
+            s_msg = m;
+        }
+        p += len + (p[len] == '\n');
+    }
+    r->fmu_loaded = loaded;
+    bool checked = job->result_form != SANDBOX_RESULT_UNCHECKED;
+    r->rows = checked ? rows : ls->status_rows;
     if (killed_cancel) {
         r->outcome = SANDBOX_CANCELED;
         snprintf(r->message, sizeof r->message, "the job was canceled and killed");
@@ -513,22 +691,44 @@ static void classify(sandbox_report *r, const sandbox_job *job, const log_state 
             snprintf(r->message, sizeof r->message, "the FMU crashed: killed by signal SIG%s (%d)", signal_name(sig),
                      sig);
         }
-    } else {
+    } else if (!loaded) {
+        /* No FMU code ran: the runner's own word, on the trusted channel. */
         int code = WEXITSTATUS(st);
         r->exit_code = code;
-        if (code == 0 && ls->have_status && !strcmp(ls->status_kind, "ok")) {
+        if (!strcmp(s_kind, "nomem") || code == 3 || (code == 127 && ls->loader_nomem)) {
+            r->outcome = SANDBOX_MEMORY_LIMIT;
+            snprintf(r->message, sizeof r->message, "an allocation failed under the memory limit of %" PRIu64
+                     " bytes%s%s", job->limits.memory_limit, s_msg && *s_msg ? ": " : "", s_msg ? s_msg : "");
+        } else if (!strcmp(s_kind, "error") && code == 1) {
+            r->outcome = SANDBOX_FMU_ERROR; /* the request or the model description is wrong */
+            snprintf(r->message, sizeof r->message, "%s", s_msg && *s_msg ? s_msg : "the request was refused");
+        } else {
+            r->outcome = SANDBOX_PLATFORM_ERROR;
+            if (s_msg && *s_msg)
+                snprintf(r->message, sizeof r->message, "%s", s_msg);
+            else
+                snprintf(r->message, sizeof r->message, "the runner ended before loading the FMU (exit code %d)", code);
+        }
+    } else {
+        /* The FMU was loaded: its process, its word. */
+        int code = WEXITSTATUS(st);
+        r->exit_code = code;
+        if (code == 0 && ls->have_status && !strcmp(ls->status_kind, "ok") &&
+            (!checked || (complete && ls->status_rows == rows))) {
             r->outcome = SANDBOX_FINISHED;
             snprintf(r->message, sizeof r->message, "finished: %" PRIu64 " rows", r->rows);
-        } else if (code == 3 || (code != 0 && ls->nomem) || (code == 127 && ls->loader_nomem)) {
+        } else if (code == 3 || (code != 0 && ls->nomem)) {
             r->outcome = SANDBOX_MEMORY_LIMIT;
             snprintf(r->message, sizeof r->message, "an allocation failed under the memory limit of %" PRIu64
                      " bytes%s%s", job->limits.memory_limit, fmu_msg ? ": " : "", fmu_msg ? fmu_msg : "");
-        } else if (code == 2) {
-            r->outcome = SANDBOX_PLATFORM_ERROR;
-            snprintf(r->message, sizeof r->message, "%s", fmu_msg ? fmu_msg : "the runner could not start");
-        } else if (code == 1 && fmu_msg) {
+        } else if (code == 1 && fmu_msg && strcmp(ls->status_kind, "ok") != 0) {
             r->outcome = SANDBOX_FMU_ERROR;
             snprintf(r->message, sizeof r->message, "%s", fmu_msg);
+        } else if (code == 0) {
+            r->outcome = SANDBOX_FMU_ERROR;
+            snprintf(r->message, sizeof r->message,
+                     "the FMU ended the process before the simulation completed (exit code 0, %s result of %" PRIu64
+                     " rows)", complete ? "a" : "an incomplete", rows);
         } else {
             r->outcome = SANDBOX_FMU_ERROR;
             snprintf(r->message, sizeof r->message, "the FMU ended the process early (exit code %d)", code);
@@ -594,10 +794,15 @@ static void kill_job(const sandbox_job *job, pid_t pid, usage_sample *u)
 }
 
 int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int res_r, int log_r, int ctl_r,
-                     uint64_t t0)
+                     int status_r, uint64_t t0)
 {
     int rc = 0;
     log_state *ls = calloc(1, sizeof *ls);
+    status_state ss;
+    result_scan rs;
+    memset(&ss, 0, sizeof ss);
+    memset(&rs, 0, sizeof rs);
+    rs.json = job->result_form == SANDBOX_RESULT_JSON;
     if (!ls) {
         rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
         kill(job->isolate ? pid : -pid, SIGKILL);
@@ -609,10 +814,13 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
     uint64_t deadline = t0 + (uint64_t)llround((job->limits.timeout_s > 0 ? job->limits.timeout_s : 60) * 1000);
     bool killed_timeout = false, killed_output = false, write_failed = false, killed = false, killed_cancel = false;
     usage_sample killed_usage = { 0, 0, 0 };
-    char ctl_buf[1024];
-    size_t ctl_len = 0;
-    struct pollfd pf[3] = { { res_r, POLLIN, 0 }, { log_r, POLLIN, 0 }, { ctl_r, POLLIN, 0 } };
-    int open_fds = 3;
+    ctl_state cs;
+    memset(&cs, 0, sizeof cs);
+    struct pollfd pf[4] = { { res_r, POLLIN, 0 }, { log_r, POLLIN, 0 }, { ctl_r, POLLIN, 0 },
+                            { status_r, POLLIN, 0 } };
+    int open_fds = 0;
+    for (int i = 0; i < 4; i++)
+        open_fds += pf[i].fd >= 0;
     char *buf = malloc(65536);
     if (!buf) {
         rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
@@ -628,7 +836,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             wait_ms = now >= deadline ? 0 : (int)(deadline - now);
         if (job->cancel && !killed && (wait_ms < 0 || wait_ms > 100))
             wait_ms = 100; /* look at the cancel flag ten times a second */
-        int n = poll(pf, 3, wait_ms);
+        int n = poll(pf, 4, wait_ms);
         if (n < 0 && errno == EINTR)
             continue;
         if (job->cancel && !killed && __atomic_load_n(job->cancel, __ATOMIC_ACQUIRE)) {
@@ -641,7 +849,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             kill_job(job, pid, &killed_usage);
             continue;
         }
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             if (pf[i].fd < 0 || !pf[i].revents)
                 continue;
             ssize_t got = read(pf[i].fd, buf, 65536);
@@ -654,6 +862,7 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             }
             if (i == 0) {
                 r->output_bytes += (uint64_t)got;
+                result_feed(&rs, buf, (size_t)got);
                 if (!write_failed && job->result_fd >= 0 && write_all(job->result_fd, buf, (size_t)got) != 0) {
                     write_failed = true;
                     snprintf(r->message, sizeof r->message, "sandbox: writing the results failed: %s",
@@ -662,11 +871,10 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
             } else if (i == 1) {
                 r->log_bytes += (uint64_t)got;
                 log_feed(ls, buf, (size_t)got);
+            } else if (i == 3) {
+                status_feed(&ss, buf, (size_t)got);
             } else {
-                size_t room = sizeof ctl_buf - 1 - ctl_len;
-                size_t take = (size_t)got < room ? (size_t)got : room;
-                memcpy(ctl_buf + ctl_len, buf, take);
-                ctl_len += take;
+                ctl_feed(&cs, r, buf, (size_t)got);
             }
             if (!killed && (write_failed || r->output_bytes + r->log_bytes > job->limits.output_limit)) {
                 killed_output = !write_failed;
@@ -699,23 +907,21 @@ int sandbox__collect(const sandbox_job *job, sandbox_report *r, pid_t pid, int r
 
     int runner_st = st;
     bool have_runner = true;
-    ctl_buf[ctl_len] = 0;
     if (job->isolate) {
-        char *x = strstr(ctl_buf, "X ");
-        have_runner = x && (x == ctl_buf || x[-1] == '\n');
+        have_runner = cs.have_x;
         if (have_runner)
-            runner_st = atoi(x + 2);
+            runner_st = cs.x_status;
     }
+    for (const char *p = ss.buf; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+        if (p[0] == 'L' && (p[1] == '\n' || !p[1]))
+            r->fmu_loaded = true;
     if (write_failed) {
         r->outcome = SANDBOX_PLATFORM_ERROR;
         rc = fmugw_error_set(FMUGW_EIO, "%s", r->message);
     } else if (!have_runner && !killed) {
-        char *e = ctl_buf[0] == 'E' ? ctl_buf + 2 : NULL;
-        if (e)
-            e[strcspn(e, "\n")] = 0;
-        rc = platform_error(r, FMUGW_ERROR, "%s", e ? e : "sandbox: init ended without reporting");
+        rc = platform_error(r, FMUGW_ERROR, "%s", cs.error[0] ? cs.error : "sandbox: init ended without reporting");
     } else {
-        classify(r, job, ls, runner_st, killed_cancel, killed_timeout, killed_output, cpu_s);
+        classify(r, job, ls, &ss, &rs, runner_st, killed_cancel, killed_timeout, killed_output, cpu_s);
         if (r->outcome == SANDBOX_PLATFORM_ERROR)
             rc = fmugw_error_set(FMUGW_ERROR, "%s", r->message);
     }
@@ -727,10 +933,11 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
 {
     int rc = 0;
     int res_p[2] = { -1, -1 }, log_p[2] = { -1, -1 }, ctl_p[2] = { -1, -1 }, sync_p[2] = { -1, -1 };
+    int st_p[2] = { -1, -1 };
     int job_p[2] = { -1, -1 };
     sandbox__child c;
     char **pargs = NULL, *init_path = NULL;
-    /* isolated: the runner reads its argv from the job channel (fd 5) */
+    /* isolated: the runner reads its argv from the job channel (fd 6) */
     static char *const job_fd_args[] = { "fmugw-runner", "--job-fd", NULL };
     pid_t pid = -1;
     uint64_t t0 = sandbox__now_ms();
@@ -739,12 +946,12 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
 
     memset(r, 0, sizeof *r);
     memset(&c, 0, sizeof c);
-    c.fmu_tree = c.input_tree = c.scratch_tree = c.runner_fd = c.job_r = -1;
+    c.fmu_tree = c.input_tree = c.scratch_tree = c.runner_fd = c.job_r = c.status_w = -1;
     c.limits = job->limits;
     c.isolate = job->isolate;
     c.fmu_dir = job->fmu_dir;
     c.input_file = job->input_file;
-    c.scratch_dir = job->scratch_dir;
+    c.scratch_dir = job->scratch_dir; /* NULL, isolated: a capped tmpfs (init.c) */
     c.args = job->args;
     c.envp = job->isolate ? envp_isolated : envp_plain;
 
@@ -761,10 +968,12 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
         rc = platform_error(r, FMUGW_ENOMEM, "sandbox: out of memory");
         goto out;
     }
-    if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC)) {
+    if (pipe2(res_p, O_CLOEXEC) || pipe2(log_p, O_CLOEXEC) || pipe2(ctl_p, O_CLOEXEC) || pipe2(sync_p, O_CLOEXEC) ||
+        pipe2(st_p, O_CLOEXEC)) {
         rc = platform_error(r, FMUGW_ERROR, "sandbox: pipe: %s", strerror(errno));
         goto out;
     }
+    c.status_w = st_p[1];
     c.result_w = res_p[1];
     c.log_w = log_p[1];
     c.ctl_w = ctl_p[1];
@@ -788,7 +997,8 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
             if ((c.fmu_tree = sandbox__make_tree(job->fmu_dir, ro)) < 0 ||
                 (job->input_file && (c.input_tree = sandbox__make_tree(job->input_file, ro)) < 0) ||
                 (job->scratch_dir &&
-                 (c.scratch_tree = sandbox__make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_)) < 0)) {
+                 (c.scratch_tree = sandbox__make_tree(job->scratch_dir, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_ |
+                                                                            MOUNT_ATTR_NOEXEC_)) < 0)) {
                 rc = platform_error(r, FMUGW_ERROR, "sandbox: cannot prepare an id-mapped mount of the job files: %s",
                                     strerror(errno));
                 goto out;
@@ -809,7 +1019,8 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
     close(log_p[1]);
     close(ctl_p[1]);
     close(sync_p[0]);
-    res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = -1;
+    close(st_p[1]);
+    res_p[1] = log_p[1] = ctl_p[1] = sync_p[0] = st_p[1] = -1;
     if (job_p[1] >= 0) {
         close(job_p[1]);
         job_p[1] = -1;
@@ -840,7 +1051,7 @@ int sandbox_run(const sandbox_job *job, sandbox_report *r)
         }
     }
 
-    rc = sandbox__collect(job, r, pid, res_p[0], log_p[0], ctl_p[0], t0);
+    rc = sandbox__collect(job, r, pid, res_p[0], log_p[0], ctl_p[0], st_p[0], t0);
     pid = -1;
 out:
     if (pid > 0) {
@@ -848,7 +1059,7 @@ out:
         waitpid(pid, NULL, 0);
     }
     int fds[] = { res_p[0], res_p[1], log_p[0], log_p[1], ctl_p[0], ctl_p[1], sync_p[0], sync_p[1],
-                  job_p[0], job_p[1], c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
+                  st_p[0], st_p[1], job_p[0], job_p[1], c.fmu_tree, c.input_tree, c.scratch_tree, c.runner_fd };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);

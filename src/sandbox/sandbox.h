@@ -5,7 +5,7 @@
  * src/sandbox/runner.c) in a child that the FMU cannot escape:
  *
  *   parent (fmugw sim / worker)
- *     clone(VM|VFORK|NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS) + exec fmugw-init
+ *     clone(VM|VFORK|NEWUSER|NEWPID|NEWNET|NEWNS|NEWIPC|NEWUTS|NEWCGROUP) + exec fmugw-init
  *                                           uid/gid 0 inside -> 65534 outside
  *       pid 1 "init" (fmugw-init, static; never a copy of the parent's
  *       memory): builds the filesystem view, then forks
@@ -13,8 +13,10 @@
  *                 runner installs its seccomp allow-list, then loads the FMU
  *
  * Filesystem view (tmpfs root, pivot_root, old root detached): /usr, /lib*,
- * /etc/ld.so.cache read-only; /job/fmu (the unpacked FMU, read-only);
- * /job/input.csv (read-only, if any); /job/scratch (writable, also /tmp);
+ * /etc/ld.so.cache read-only; /job/fmu (the unpacked FMU, read-only, an
+ * overlay so that mountinfo shows no host path); /job/input.csv (a
+ * read-only copy, if any); /job/scratch (a capped tmpfs,
+ * nosuid, nodev, noexec; also /tmp);
  * /dev/null, /dev/zero, /dev/urandom; a fresh /proc of the new PID
  * namespace. Nothing else of the host: not the server's data directory,
  * not other jobs. The environment is empty but for PATH=/usr/bin,
@@ -22,9 +24,14 @@
  *
  * Channels: the runner writes results to fd 3 (a pipe the parent copies to
  * job->result_fd, counting bytes against the output limit) and log lines and
- * its final status to fd 4 (see runner.c for the line protocol). The parent
- * enforces the wall-clock deadline by killing pid 1 (which takes the whole
- * PID namespace with it) and reads metering from wait4().
+ * its final status to fd 4 (see runner.c for the line protocol); fd 5 is its
+ * status channel, which it closes before it loads the FMU (init.h). The
+ * parent enforces the wall-clock deadline by killing pid 1 (which takes the
+ * whole PID namespace with it) and reads metering from wait4(). Once the FMU
+ * is loaded, everything the runner process says is the FMU's to forge: the
+ * outcome comes from the kills the parent made, the wait status init saw,
+ * the status channel and the result stream the parent counted itself (see
+ * classify() in sandbox.c), never platform_error from the FMU's word.
  *
  * With job->isolate false, the runner is started through fmugw-init
  * without namespaces (same channels, same rlimits, no seccomp): the baseline the
@@ -63,9 +70,12 @@ typedef struct {
     uint64_t file_size_limit; /* largest file the job may write in scratch */
     unsigned max_open_files;
     unsigned max_threads;     /* RLIMIT_NPROC inside the sandbox's user */
+    uint64_t scratch_bytes;   /* size of the job's scratch tmpfs (isolated jobs) */
+    uint64_t scratch_inodes;  /* files and directories it may hold */
 } sandbox_limits;
 
-#define SANDBOX_LIMITS_INIT { 60.0, 60.0, (uint64_t)1 << 30, (uint64_t)1 << 30, (uint64_t)256 << 20, 64, 64 }
+#define SANDBOX_LIMITS_INIT                                                                                          \
+    { 60.0, 60.0, (uint64_t)1 << 30, (uint64_t)1 << 30, (uint64_t)256 << 20, 64, 64, (uint64_t)256 << 20, 16384 }
 
 typedef struct {
     sandbox_outcome outcome;
@@ -77,9 +87,23 @@ typedef struct {
     uint64_t peak_rss_kb;
     uint64_t output_bytes;    /* result bytes delivered */
     uint64_t log_bytes;
-    uint64_t rows;            /* result rows the runner reported */
+    uint64_t rows;            /* result rows the parent counted in the result stream (unless unchecked) */
+    uint64_t scratch_peak_kb; /* most of the scratch tmpfs in use at once (sampled by init every 50 ms) */
+    uint64_t scratch_peak_files; /* most inodes in use there at once */
+    bool fmu_loaded;          /* the runner got as far as loading the FMU: from then on the job's
+                               * CPU is the FMU's to answer for (see classify in sandbox.c) */
     char message[1024];       /* one line: what happened, for the user */
 } sandbox_report;
+
+/** The runner's result stream, which the parent checks is a whole document
+ *  (and counts its rows) before it calls a job finished. UNCHECKED for
+ *  programs with other answers (fmugw-validator): rows are then what the
+ *  program said. */
+typedef enum {
+    SANDBOX_RESULT_UNCHECKED = 0,
+    SANDBOX_RESULT_CSV,
+    SANDBOX_RESULT_JSON
+} sandbox_result_form;
 
 typedef void (*sandbox_log_fn)(void *ctx, const char *line);
 
@@ -91,7 +115,12 @@ typedef struct {
     const char *runner;       /* path of the fmugw-runner executable */
     const char *fmu_dir;      /* unpacked FMU, mounted read-only at /job/fmu */
     const char *input_file;   /* may be NULL; mounted read-only at /job/input.csv */
-    const char *scratch_dir;  /* writable, mounted at /job/scratch; may be NULL (a tmpfs then) */
+    const char *scratch_dir;  /* NULL for jobs (the daemon's, fmugw sim's): /job/scratch is then a
+                               * tmpfs of limits.scratch_bytes and limits.scratch_inodes, nosuid,
+                               * nodev, noexec, metered; nothing of it lands on the host's disks. A
+                               * host directory only for the caller's own helpers (fmugw-validator's
+                               * unpack target): bound writable, nosuid, nodev, noexec, not metered.
+                               * Plain mode: the working directory */
     char *const *args;        /* runner argv (argv[0] included), from fmi_sim_args_to_argv
                                * with fmu "/job/fmu" and input "/job/input.csv" */
     sandbox_limits limits;
@@ -102,6 +131,7 @@ typedef struct {
     sandbox_log_fn on_log;    /* each log line of the job (FMU messages, call trace); may be NULL */
     void *log_ctx;
     sandbox_progress_fn on_progress; /* simulated time reached, with log_ctx; may be NULL. Not a log line */
+    sandbox_result_form result_form; /* what the result stream must be for "finished" (below) */
 } sandbox_job;
 
 /** Runs the job and fills *report. Returns 0 when the job ran (whatever its
@@ -148,11 +178,17 @@ int sandbox_pool_new(sandbox_pool **out, unsigned size, const sandbox_pool_opts 
 /** Runs one job in a ready sandbox of the pool (waiting for one if all are
  *  taken) and fills *report, like sandbox_run(). job->runner and
  *  job->scratch_dir are not used: the pool's runner runs it and the
- *  scratch is the sandbox's own fresh directory, removed after the job.
+ *  scratch is the sandbox's own tmpfs (of the pool's scratch limits: a job
+ *  asking for more runs one-shot), gone with the sandbox.
  *  Jobs with isolate false or limits above the pool's ceilings are passed
  *  to sandbox_run(). Thread-safe: any number of threads may call it. The
  *  sandbox is killed and its directory removed before returning. */
 int sandbox_pool_run(sandbox_pool *pool, const sandbox_job *job, sandbox_report *report);
+
+/** How many sandbox directories could not be removed since the last call
+ *  (the failure is not the job's: its report is unaffected); the last
+ *  reason in msg. For the caller to log. Thread-safe. */
+unsigned sandbox_pool_cleanup_failures(sandbox_pool *pool, char *msg, size_t size);
 
 /** Stops the refill, kills every idle sandbox (no process is left) and
  *  removes their directories. No sandbox_pool_run() may be in progress.

@@ -773,10 +773,13 @@ int app__open(app **out, fmugw_config *cfg, const char *samples_dir, unsigned fl
     if ((rc = load_pricing(a, data)) != 0)
         goto out;
     if (!offline) {
-        /* Partial uploads of a previous run are garbage. */
-        struct stat st;
-        if (stat(a->tmp_dir, &st) == 0 && (rc = fmugw_rmtree(a->tmp_dir)) != 0)
+        /* Partial uploads of a previous run are garbage: moved aside (start
+         * does not depend on removing them) and removed; what cannot be
+         * removed is left for the next start, with a warning. */
+        if ((rc = fmugw_dir_renew(a->tmp_dir)) != 0)
             goto out;
+        if (fmugw_rmtree_stale(a->tmp_dir) != 0)
+            fmugw_log_json(FMUGW_LOG_WARN, "old temporary files left", json_pack("{s:s}", "error", fmugw_error_last()));
         if ((rc = ensure_dir(a->tmp_dir)) != 0)
             goto out;
     }

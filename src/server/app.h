@@ -27,7 +27,7 @@
  *   secrets/url.key     32 random bytes: HMAC key of signed upload/download URLs
  *   tmp/                partial uploads (removed at start)
  *   jobs/               running jobs' private directories and the sandbox
- *                       pool's (src/jobs; emptied at start)
+ *                       pool's (src/jobs; renewed at start, the old one moved aside)
  *
  * Ownership: the app owns everything it opens; app_free(NULL) is a no-op.
  * Handlers borrow the app (route `ud`) and take a database connection from

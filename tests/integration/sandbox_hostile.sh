@@ -175,6 +175,22 @@ run_case SleepForever timeout '' -- --timeout 1 --start-value target="$TAG"
 run_case ThreadSpin fmu_error 'pthread_create' -- --start-value count=1000 --start-value target="$TAG"
 run_case ConstructorSocket forbidden_syscall '' -- --start-value target="$TAG"
 run_case InheritedFds fmu_error 'no descriptor above 4' -- --start-value target="$TAG"
+# forged status lines: the FMU's word decides nothing beyond an FMU outcome
+run_case ForgePlatform fmu_error 'exit code 2' -- --start-value count=300 --start-value target="$TAG"
+grep -q FORGED <<<"$(grep '^fmugw: ' err-ForgePlatform)" && fail "ForgePlatform: its own text is the error" || pass "ForgePlatform: none of its text in the error"
+run_case ForgeOk fmu_error 'before the simulation completed' -- --start-value count=300 --start-value target="$TAG"
+# other system call ABIs: the whole process is killed, not only the calling thread
+run_case X32Syscall forbidden_syscall '' -- --start-value target="$TAG"
+run_case Int80 forbidden_syscall '' -- --start-value target="$TAG"
+# the scratch: a tmpfs capped in bytes and inodes, nosuid, nodev, noexec
+run_case FillScratch fmu_error 'stopped after [0-9]+ MiB' -- --start-value count=3000 --start-value target="$TAG"
+run_case ManyFiles fmu_error 'stopped after [0-9]+ files' -- --start-value count=300000 --start-value target="$TAG"
+run_case SetuidFile fmu_error 'nosuid, noexec' -- --start-value count=1 --start-value target="$TAG"
+found=$(find "$WORK" "${TMPDIR:-/tmp}" -maxdepth 3 \( -name "suid-$TAG" -o -name 'fill-*' -newer "$WORK/start-marker" \) 2>/dev/null | head -3)
+[ -z "$found" ] && pass "scratch files stayed in the sandbox" || fail "scratch files on the host: $found"
+# what /proc tells of the host: no host path in mountinfo, no host cgroup
+run_case ReadMounts fmu_error 'no host path' -- --start-value target="$TAG"
+grep -qF -- "$WORK" err-ReadMounts && fail "ReadMounts: $WORK appears in its output" || pass "ReadMounts: no host path in its output"
 
 # --- afterwards: the host is unchanged ---------------------------------------
 [ "$(connections)" = 0 ] && pass "the listener saw no connection" || fail "the listener saw $(connections) connection(s)"

@@ -41,7 +41,15 @@
 /* --- probe mode ----------------------------------------------------------- */
 static int probe_main(void)
 {
-    FILE *out = fdopen(3, "w");
+    /* as the runner does: say on the status channel that the "FMU" comes
+     * now, then write a whole CSV document (a header, then one record per
+     * line) and a status line with its row count */
+    if (write(SANDBOX_RUNNER_FD_STATUS, "L\n", 2) != 2)
+        return 2;
+    close(SANDBOX_RUNNER_FD_STATUS);
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *out = open_memstream(&text, &text_len);
     char line[512];
     if (!out)
         return 2;
@@ -65,6 +73,18 @@ static int probe_main(void)
     extern char **environ;
     for (char **p = environ; *p; p++)
         fprintf(out, "env %s\n", *p);
+    /* what the process can learn of the host from /proc/self */
+    static const char *const views[] = { "/proc/self/mountinfo", "/proc/self/mounts", "/proc/self/cgroup",
+                                         "/proc/1/mountinfo", "/proc/1/cgroup" };
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        FILE *v = fopen(views[i], "r");
+        while (v && fgets(line, sizeof line, v)) {
+            line[strcspn(line, "\n")] = 0;
+            fprintf(out, "view %s %s\n", views[i], line);
+        }
+        if (v)
+            fclose(v);
+    }
     fprintf(out, "uid %d\n", (int)getuid());
     fprintf(out, "home %s\n", access("/home", F_OK) == 0 || access("/work", F_OK) == 0 ? "visible" : "hidden");
     fprintf(out, "fmu %s\n", access("/job/fmu/modelDescription.xml", R_OK) == 0 ? "readable" : "missing");
@@ -79,8 +99,18 @@ static int probe_main(void)
         fclose(f);
     }
     fclose(out);
-    static const char st[] = "@status ok 0 \n";
-    ssize_t w = write(4, st, sizeof st - 1);
+    size_t rows = 0;
+    for (size_t i = 0; i < text_len; i++)
+        rows += text[i] == '\n';
+    FILE *res = fdopen(3, "w");
+    if (!res)
+        return 2;
+    fprintf(res, "\"time\"\n%s", text);
+    fclose(res);
+    free(text);
+    char st[64];
+    int n = snprintf(st, sizeof st, "@status ok %zu \n", rows);
+    ssize_t w = write(4, st, (size_t)n);
     (void)w;
     return 0;
 }
@@ -130,6 +160,7 @@ static void fixture_init(job_fixture *fx, sandbox_job *job, const char *fmu, ...
     job->limits = lim;
     job->isolate = true;
     job->result_fd = fx->result_fd;
+    job->result_form = SANDBOX_RESULT_CSV; /* the runner's, checked as the daemon does */
     job->on_log = count_log;
     job->log_ctx = fx;
 }
@@ -422,6 +453,7 @@ static void test_isolation_view(void **state)
     self[n] = 0;
     fixture_init(&fx, &job, BB2, NULL);
     char *probe_args[] = { "sandbox-probe", NULL };
+    job.scratch_dir = NULL; /* the job's scratch: the sandbox's own tmpfs, as for the daemon's jobs */
     job.runner = self; /* fmugw-init is not beside it: name the built one */
     setenv("FMUGW_INIT", FMUGW_FMU_DIR "/../src/fmugw-init", 1);
     job.args = probe_args;
@@ -430,6 +462,8 @@ static void test_isolation_view(void **state)
         fail_msg("probe: %s: %s", sandbox_outcome_name(rep.outcome), rep.message);
     size_t len;
     char *seen = slurp(fx.result_fd, &len);
+    if (getenv("SANDBOX_TEST_SHOW"))
+        fprintf(stderr, "%s", seen);
     assert_non_null(strstr(seen, "netdev lo\n"));
     assert_null(strstr(seen, "netdev eth"));
     int n_netdev = 0, n_env = 0, n_pid = 0;
@@ -459,6 +493,26 @@ static void test_isolation_view(void **state)
             fail_msg("the runner has capabilities (%s): %s", caps[i], seen);
     }
     assert_non_null(strstr(seen, "status NoNewPrivs:\t1\n"));
+    /* /proc/self/mountinfo and /proc/self/cgroup name nothing of the host:
+     * not the FMU's directory, not the temporary or work directories, no
+     * cgroup but the namespace's root */
+    assert_non_null(strstr(seen, "view /proc/self/mountinfo "));
+    assert_non_null(strstr(seen, "view /proc/self/cgroup "));
+    const char *host[] = { fx.fmu->dir, "fmugw-", "/tmp/", "/work", "/home", FMUGW_FMU_DIR };
+    for (char *p = seen; p && *p;) {
+        char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (!strncmp(p, "view ", 5)) {
+            char line[1024];
+            snprintf(line, sizeof line, "%.*s", (int)len, p);
+            for (size_t i = 0; i < sizeof host / sizeof host[0]; i++)
+                if (strstr(line, host[i]))
+                    fail_msg("the sandbox shows the host path %s: %s", host[i], line);
+            if (strstr(line, "/cgroup ") && line[len - 1] != '/')
+                fail_msg("the sandbox shows a host cgroup: %s", line);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
     unsetenv("FMUGW_INIT");
     free(seen);
     fixture_free(&fx);
@@ -806,10 +860,10 @@ static void test_missing_init(void **state)
 int main(int argc, char **argv)
 {
     /* started by sandbox_run() as a runner: the job's argv comes on fd 5 */
-    if (argc == 2 && !strcmp(argv[1], "--job-fd") && sandbox__pool_receive(5, false, &argc, &argv) != 0)
+    if (argc == 2 && !strcmp(argv[1], "--job-fd") && sandbox__pool_receive(SANDBOX_RUNNER_FD_JOB, false, &argc, &argv) != 0)
         return 2;
     if (!strcmp(argv[0], "sandbox-probe"))
-        _exit(probe_main()); /* no exit handlers: LeakSanitizer would see the job's argv */
+        _exit(probe_main()); /* no LeakSanitizer pass at exit: the probe reports on fd 3 only */
     setenv("FMUGW_TEST_SECRET", "should-not-be-seen", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_three_ways),
