@@ -242,10 +242,10 @@ static void test_slow_headers_and_probe_reserve(void **state)
 {
     (void)state;
     gw g;
-    /* 20 normal slots, 4 in reserve, 8 per address, headers due in 2 s,
+    /* 20 normal slots, 4 in reserve, 8 per address, headers due in 5 s,
      * an idle timeout far longer than the test */
     static char *env[] = { "FMUGW_MAX_CONNECTIONS=20", "FMUGW_PROBE_RESERVE=4", "FMUGW_PER_IP_CONNECTIONS=8",
-                           "FMUGW_HEADER_TIMEOUT_S=2", "FMUGW_TIMEOUT_S=300", NULL };
+                           "FMUGW_HEADER_TIMEOUT_S=5", "FMUGW_TIMEOUT_S=300", NULL };
     assert_int_equal(gw_start(&g, env), 0);
     enum { SLOW = 20 };
     int fds[SLOW];
@@ -265,7 +265,7 @@ static void test_slow_headers_and_probe_reserve(void **state)
 
     /* the slow clients keep trickling; the header deadline cuts them anyway */
     int open = SLOW;
-    for (int round = 0; round < 60 && open > 0; round++) {
+    for (int round = 0; round < 160 && open > 0; round++) {
         open = 0;
         for (int i = 0; i < SLOW; i++) {
             if (fds[i] < 0)
@@ -349,14 +349,14 @@ static void test_small_job_not_starved(void **state)
     snprintf(path, sizeof path, "%s/SleepForever.fmu", getenv("FMUGW_HOSTILE_DIR"));
     tn_upload(&g, &hog, path, "SleepForever", sleeper);
     assert_true(sleeper[0]);
-    /* the hog holds both regular workers with jobs that run 30 s */
-    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1,\"reuse\":false,\"timeout_s\":30}", sleeper);
+    /* the hog holds both regular workers with jobs that run 120 s (canceled at the end) */
+    snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1,\"reuse\":false,\"timeout_s\":120}", sleeper);
     char *h1 = tn_submit_ok(&g, &hog, body), *h2 = tn_submit_ok(&g, &hog, body), *h3 = tn_submit_ok(&g, &hog, body);
     assert_non_null(h1);
     assert_non_null(h2);
     assert_non_null(h3);
     char s1[16], s2[16], s3[16];
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 300; i++) {
         if (!strcmp(tn_job_status(&g, &hog, h1, s1), "running") && !strcmp(tn_job_status(&g, &hog, h2, s2), "running"))
             break;
         usleep(100 * 1000);
