@@ -96,11 +96,11 @@ static long call(const gw *g, gw_response *r, const char *method, const char *pa
     const char *hs[4];
     int n = 0;
     if (key) {
-        snprintf(hk, sizeof hk, "X-API-Key: %s", key);
+        snprintf(hk, sizeof hk, "X-API-Key: %.180s", key);
         hs[n++] = hk;
     }
     if (tok) {
-        snprintf(ht, sizeof ht, "Authorization: Bearer %s", tok);
+        snprintf(ht, sizeof ht, "Authorization: Bearer %.8960s", tok);
         hs[n++] = ht;
     }
     if (body)
