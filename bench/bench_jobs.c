@@ -16,8 +16,8 @@
  *
  * usage: bench_jobs FMUGWD FMUGW FMU_DIR [LATENCY_RUNS] [TINY_JOBS_PER_CLIENT]
  */
-#pragma GCC diagnostic ignored "-Wunused-function" /* harness.h is header-only */
-#include "harness.h"
+#pragma GCC diagnostic ignored "-Wunused-function" /* harness.h, tenant.h are header-only */
+#include "tenant.h"
 
 #include "ledger/ledger.h"
 #include "store/db.h"
@@ -31,10 +31,6 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #define CLIENTS 8
-
-typedef struct {
-    char key[128], token[4096], account[128];
-} cred;
 
 static gw G;
 static const char *FMUGW_BIN, *FMU_DIR;
@@ -58,34 +54,16 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int token(cred *c)
+/* Client i's enterprise account, with a key and a token. */
+static int account(tn_cred *c, int i)
 {
-    return gw_token(&G, c->key, c->token, sizeof c->token);
-}
-
-static int account(cred *c, int i)
-{
-    char cmd[1024], out[4096] = "";
-    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' account create --email bench%d-%d@example.com --tier enterprise --json",
-             getenv("FMUGWD"), G.data_dir, i, (int)getpid());
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    if (pclose(p) != 0)
-        return -1;
-    json_t *j = json_loads(out, 0, NULL);
-    if (!j)
-        return -1;
-    snprintf(c->key, sizeof c->key, "%s", json_string_value(json_object_get(j, "api_key")));
-    snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
-    json_decref(j);
-    return token(c);
+    char email[128];
+    snprintf(email, sizeof email, "bench%d-%d@example.com", i, (int)getpid());
+    return tn_account_email(&G, c, "enterprise", email);
 }
 
 /* One request as `c`; the parsed answer (caller decrefs) or NULL. */
-static json_t *call(const cred *c, const char *method, const char *path, const char *body, long *status)
+static json_t *call(const tn_cred *c, const char *method, const char *path, const char *body, long *status)
 {
     char k[256], t[4200];
     snprintf(k, sizeof k, "X-API-Key: %s", c->key);
@@ -104,7 +82,7 @@ static json_t *call(const cred *c, const char *method, const char *path, const c
 
 /* Submit, long-poll until finished; with `download`, fetch the result.
  * Returns the job id (malloc'd) or NULL. */
-static char *run_job(const cred *c, const char *body, bool download, size_t *result_len)
+static char *run_job(const tn_cred *c, const char *body, bool download, size_t *result_len)
 {
     long st;
     json_t *j = call(c, "POST", "/fmu/execute", body, &st);
@@ -167,7 +145,7 @@ static double cli_ms(const char *args)
     return now_ms() - t0;
 }
 
-static void sample(char out[64], const cred *c, const char *name)
+static void sample(char out[64], const tn_cred *c, const char *name)
 {
     long st;
     json_t *j = call(c, "GET", "/fmu?limit=200", NULL, &st);
@@ -210,7 +188,7 @@ static double self_cpu_s(void)
 }
 
 typedef struct {
-    cred c;
+    tn_cred c;
     const char *fmu_id;
     int n;
     int done;
@@ -249,9 +227,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 1;
-    cred admin;
-    snprintf(admin.key, sizeof admin.key, "%s", G.admin_key);
-    if (token(&admin) != 0)
+    tn_cred admin;
+    if (tn_admin_cred(&G, &admin) != 0)
         goto out;
     char bb[64], dq[64];
     sample(bb, &admin, "BouncingBall (FMI 2.0)");

@@ -2,7 +2,8 @@
  * tenant.h - tenants of a running fmugwd for integration tests, on top of
  * harness.h: an account made with `fmugwd admin account create`, its key
  * and token, authenticated requests, job submission and waiting, sample
- * ids and uploads. Header-only (static functions), included once per test.
+ * ids and uploads, files and the daemon's database. Header-only (static
+ * functions), included once per test.
  *
  *   tn_cred b;
  *   tn_account(&g, &b, "pro");                  // key + token
@@ -14,6 +15,8 @@
 #define FMUGW_TEST_TENANT_H
 
 #include "harness.h"
+
+#include "store/db.h"
 
 #include <stdbool.h>
 #include <sys/time.h>
@@ -32,6 +35,37 @@ static __attribute__((unused)) double tn_now_s(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* The whole file at `path` (malloc'd, NUL-terminated, its length in *len); NULL on failure. */
+static __attribute__((unused)) char *tn_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = '\0';
+        *len = (size_t)n;
+    }
+    return b;
+}
+
+/* The daemon's database (sqlite://<data dir>/fmugw.db), opened; NULL on failure. */
+static __attribute__((unused)) db_conn *tn_open_db(const gw *g)
+{
+    char url[800];
+    db_conn *c = NULL;
+    snprintf(url, sizeof url, "sqlite://%s/fmugw.db", g->data_dir);
+    return db_open(&c, url) == 0 ? c : NULL;
 }
 
 /* `fmugwd admin --data-dir <g's> ARGS`: its stdout into out; 0 on exit 0. */
@@ -56,12 +90,15 @@ static __attribute__((unused)) int tn_admin_cred(const gw *g, tn_cred *c)
     return gw_token(g, c->key, c->token, sizeof c->token);
 }
 
-/* A new account of `tier` with a key and a token. */
-static __attribute__((unused)) int tn_account(const gw *g, tn_cred *c, const char *tier)
+/* A new account of `tier` (email `email`, or a fresh one when NULL) with a key and a token. */
+static __attribute__((unused)) int tn_account_email(const gw *g, tn_cred *c, const char *tier, const char *email)
 {
     char args[512], out[4096] = "";
     memset(c, 0, sizeof *c);
-    snprintf(c->email, sizeof c->email, "t%u-%d@example.com", tn_seq++, (int)getpid());
+    if (email)
+        snprintf(c->email, sizeof c->email, "%s", email);
+    else
+        snprintf(c->email, sizeof c->email, "t%u-%d@example.com", tn_seq++, (int)getpid());
     snprintf(args, sizeof args, "account create --email %s --tier %s --json", c->email, tier);
     if (tn_admin(g, args, out, sizeof out) != 0)
         return -1;
@@ -74,6 +111,12 @@ static __attribute__((unused)) int tn_account(const gw *g, tn_cred *c, const cha
     return gw_token(g, c->key, c->token, sizeof c->token);
 }
 
+/* A new account of `tier` with a fresh email, a key and a token. */
+static __attribute__((unused)) int tn_account(const gw *g, tn_cred *c, const char *tier)
+{
+    return tn_account_email(g, c, tier, NULL);
+}
+
 /* An authenticated request; `extra` is one more header line or NULL. 0 or -1. */
 static __attribute__((unused)) int tn_api(const gw *g, const tn_cred *c, gw_response *r, const char *method,
                                           const char *path, const char *body, const char *extra)
@@ -83,6 +126,21 @@ static __attribute__((unused)) int tn_api(const gw *g, const tn_cred *c, gw_resp
     snprintf(t, sizeof t, "Authorization: Bearer %s", c->token);
     const char *hs[5] = { k, t, "Content-Type: application/json", extra, NULL };
     return gw_request(g, r, method, path, body, body ? strlen(body) : 0, hs);
+}
+
+/* GET as `c`: the status (-1 without an answer), the JSON body (or NULL) in *out when out. */
+static __attribute__((unused)) long tn_get(const gw *g, const tn_cred *c, const char *path, json_t **out)
+{
+    gw_response r;
+    if (out)
+        *out = NULL;
+    if (tn_api(g, c, &r, "GET", path, NULL, NULL) != 0)
+        return -1;
+    long st = r.status;
+    if (out)
+        *out = gw_json(&r);
+    gw_response_free(&r);
+    return st;
 }
 
 /* GET as JSON; NULL (and the answer on stderr) unless the status is `want`. */
@@ -160,20 +218,13 @@ static __attribute__((unused)) void tn_sample_id(const gw *g, const tn_cred *c, 
     json_decref(j);
 }
 
-/* Uploads the FMU file at `path` as `c` (POST /fmu); its id into out ("" on failure). */
+/* Uploads the FMU file at `path` as `c` (POST /fmu); its id (or fmu_id) into out ("" on failure). */
 static __attribute__((unused)) void tn_upload(const gw *g, const tn_cred *c, const char *path, const char *name,
                                               char out[64])
 {
     out[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *bytes = malloc((size_t)n + 1);
-    size_t len = bytes ? fread(bytes, 1, (size_t)n, f) : 0;
-    fclose(f);
+    size_t len = 0;
+    char *bytes = tn_slurp(path, &len);
     char k[256], t[4200], p[512];
     snprintf(k, sizeof k, "X-API-Key: %s", c->key);
     snprintf(t, sizeof t, "Authorization: Bearer %s", c->token);
@@ -184,6 +235,8 @@ static __attribute__((unused)) void tn_upload(const gw *g, const tn_cred *c, con
     if (bytes && gw_request(g, &r, "POST", p, bytes, len, hs) == 0 && (r.status == 201 || r.status == 200)) {
         json_t *j = gw_json(&r);
         const char *id = json_string_value(json_object_get(j, "id"));
+        if (!id)
+            id = json_string_value(json_object_get(j, "fmu_id"));
         snprintf(out, 64, "%s", id ? id : "");
         json_decref(j);
     } else {

@@ -34,12 +34,11 @@
 #include "auth/apikey.h"
 #include "store/db.h"
 
+/* tn_open_db, asserting that it opened. */
 static db_conn *open_db(const gw *g)
 {
-    char url[800];
-    db_conn *c = NULL;
-    snprintf(url, sizeof url, "sqlite://%s/fmugw.db", g->data_dir);
-    assert_int_equal(db_open(&c, url), 0);
+    db_conn *c = tn_open_db(g);
+    assert_non_null(c);
     return c;
 }
 

@@ -6,7 +6,7 @@
  * (404), the public samples (visible, not downloadable), the download round
  * trip, encryption at rest, and kill -9 in the middle of an upload.
  */
-#include "harness.h"
+#include "tenant.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -23,36 +23,11 @@
 #include "auth/signed_url.h"
 #include "util/crypto.h"
 
-typedef struct {
-    char key[128];
-    char account[128];
-    char token[4096];
-} cred;
-
-static gw G;     /* the shared daemon */
-static cred A;   /* the admin account (first start) */
-static cred B;   /* a second tenant */
-static unsigned email_seq;
+static gw G;      /* the shared daemon */
+static tn_cred A; /* the admin account (first start) */
+static tn_cred B; /* a second tenant */
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static char *sample_path(const char *ver, const char *name)
 {
@@ -70,7 +45,7 @@ static void sha_hex(char out[65], const void *data, size_t len)
     assert_int_equal(crypto_hex_encode(out, 65, d, 32), 0);
 }
 
-static int get_token(const gw *g, cred *c)
+static int get_token(const gw *g, tn_cred *c)
 {
     return gw_token(g, c->key, c->token, sizeof c->token);
 }
@@ -83,41 +58,8 @@ static int admin_run(const gw *g, const char *args)
     return system(cmd);
 }
 
-/* Creates an account (email `email`, or a fresh one when NULL) with the
- * admin CLI and gets it a token. */
-static int make_account_email(const gw *g, cred *c, const char *email)
-{
-    char cmd[2048], out[4096] = "", fresh[128];
-    if (!email) {
-        snprintf(fresh, sizeof fresh, "t%u-%d@example.com", email_seq++, (int)getpid());
-        email = fresh;
-    }
-    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' account create --email %s --tier free --json",
-             getenv("FMUGWD"), g->data_dir, email);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    if (pclose(p) != 0)
-        return -1;
-    json_t *j = json_loads(out, 0, NULL);
-    if (!j)
-        return -1;
-    memset(c, 0, sizeof *c);
-    snprintf(c->key, sizeof c->key, "%s", json_string_value(json_object_get(j, "api_key")));
-    snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
-    json_decref(j);
-    return get_token(g, c);
-}
-
-static int make_account(const gw *g, cred *c)
-{
-    return make_account_email(g, c, NULL);
-}
-
 /* An authenticated request as `c` (ct: an extra Content-Type or NULL). */
-static void api(const gw *g, const cred *c, gw_response *r, const char *method, const char *path, const void *body,
+static void api(const gw *g, const tn_cred *c, gw_response *r, const char *method, const char *path, const void *body,
                 size_t len, const char *ct)
 {
     char k[256], t[4200], cth[128];
@@ -132,7 +74,7 @@ static void api(const gw *g, const cred *c, gw_response *r, const char *method, 
 }
 
 /* Declares an upload; returns the parsed answer (caller decrefs). */
-static json_t *declare(const gw *g, const cred *c, const char *name, long long size, const char *sha, long *status)
+static json_t *declare(const gw *g, const tn_cred *c, const char *name, long long size, const char *sha, long *status)
 {
     json_t *req = json_pack("{s:s,s:I,s:s}", "name", name, "size", (json_int_t)size, "sha256", sha);
     char *text = json_dumps(req, JSON_COMPACT);
@@ -167,7 +109,7 @@ static long put_url(const gw *g, const char *url, const void *body, size_t len, 
 }
 
 /* Declare + PUT: the FMU JSON after the upload (caller decrefs). */
-static json_t *upload(const gw *g, const cred *c, const char *name, const void *data, size_t len, long *put_status)
+static json_t *upload(const gw *g, const tn_cred *c, const char *name, const void *data, size_t len, long *put_status)
 {
     char sha[65];
     long st;
@@ -181,7 +123,7 @@ static json_t *upload(const gw *g, const cred *c, const char *name, const void *
 }
 
 /* GET /fmu/{id} as c: status, and the JSON in *out. */
-static long get_fmu(const gw *g, const cred *c, const char *id, json_t **out)
+static long get_fmu(const gw *g, const tn_cred *c, const char *id, json_t **out)
 {
     char path[256];
     gw_response r;
@@ -214,7 +156,7 @@ static int blob_visit(const char *path, const struct stat *st, int flag, struct 
         return 0;
     blob_count_n++;
     size_t len;
-    char *data = slurp(path, &len);
+    char *data = tn_slurp(path, &len);
     if (data && st->st_size > 0) {
         if (len < 8 || memcmp(data, "FMUGWENC", 8) != 0 || memmem(data, len, "modelDescription", 16))
             snprintf(blob_found_plain, sizeof blob_found_plain, "%s", path);
@@ -305,9 +247,7 @@ static int group_setup(void **state)
     (void)state;
     if (start_daemon(&G, NULL, NULL) != 0 || !G.admin_key[0])
         return -1;
-    snprintf(A.key, sizeof A.key, "%s", G.admin_key);
-    snprintf(A.account, sizeof A.account, "%s", G.admin_account);
-    if (get_token(&G, &A) != 0 || make_account(&G, &B) != 0)
+    if (tn_admin_cred(&G, &A) != 0 || tn_account(&G, &B, "free") != 0)
         return -1;
     return 0;
 }
@@ -325,7 +265,7 @@ static void test_upload_happy_path_and_download(void **state)
 {
     (void)state;
     size_t len;
-    char *data = slurp(sample_path("3.0", "BouncingBall"), &len), sha[65];
+    char *data = tn_slurp(sample_path("3.0", "BouncingBall"), &len), sha[65];
     assert_non_null(data);
     sha_hex(sha, data, len);
     assert_non_null(memmem(data, len, "modelDescription", 16)); /* the control for the at-rest check */
@@ -461,7 +401,7 @@ static void test_upload_happy_path_and_download(void **state)
 
     /* the one-request path */
     size_t len2;
-    char *data2 = slurp(sample_path("2.0", "Dahlquist"), &len2), p3[128];
+    char *data2 = tn_slurp(sample_path("2.0", "Dahlquist"), &len2), p3[128];
     api(&G, &A, &r, "POST", "/fmu?name=dahlquist.fmu", data2, len2, "application/octet-stream");
     assert_int_equal(r.status, 201);
     f = gw_json(&r);
@@ -492,7 +432,7 @@ static void test_wrong_checksum(void **state)
 {
     (void)state;
     size_t len;
-    char *data = slurp(sample_path("3.0", "Stair"), &len), sha[65];
+    char *data = tn_slurp(sample_path("3.0", "Stair"), &len), sha[65];
     char *other = malloc(len);
     memcpy(other, data, len);
     other[len / 2] ^= 0x55;
@@ -528,7 +468,7 @@ static void test_tampered_url(void **state)
 {
     (void)state;
     size_t len;
-    char *data = slurp(sample_path("3.0", "Feedthrough"), &len), sha[65];
+    char *data = tn_slurp(sample_path("3.0", "Feedthrough"), &len), sha[65];
     sha_hex(sha, data, len);
     long st;
     json_t *t = declare(&G, &A, "ft.fmu", (long long)len, sha, &st);
@@ -567,12 +507,12 @@ static void test_expired_url(void **state)
 {
     (void)state;
     gw g;
-    cred c;
+    tn_cred c;
     assert_int_equal(start_daemon(&g, NULL, "FMUGW_URL_TTL_S=1"), 0);
     snprintf(c.key, sizeof c.key, "%s", g.admin_key);
     assert_int_equal(get_token(&g, &c), 0);
     size_t len;
-    char *data = slurp(sample_path("2.0", "Stair"), &len), sha[65];
+    char *data = tn_slurp(sample_path("2.0", "Stair"), &len), sha[65];
     sha_hex(sha, data, len);
     long st;
     json_t *t = declare(&g, &c, "stair2.fmu", (long long)len, sha, &st);
@@ -619,7 +559,7 @@ static void test_oversize(void **state)
 
     /* a PUT longer than declared: Content-Length refused before the body */
     size_t len;
-    char *data = slurp(sample_path("3.0", "VanDerPol"), &len);
+    char *data = tn_slurp(sample_path("3.0", "VanDerPol"), &len);
     sha_hex(sha, data, len - 100);
     t = declare(&G, &A, "short.fmu", (long long)(len - 100), sha, &st);
     assert_int_equal(st, 201);
@@ -656,14 +596,14 @@ static void test_malformed_fmus(void **state)
         { "absolute_path", "archive" }, { "symlink", "archive" }, { "zip_bomb", "archive" },
         { "no_binary", "binary-missing" }, { "missing_symbol", "binary-function-missing" },
     };
-    cred c = { 0 };
+    tn_cred c = { 0 };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (i % 4 == 0) /* a fresh tenant every 4 rejections: 5 would lock the key */
-            assert_int_equal(make_account(&G, &c), 0);
+            assert_int_equal(tn_account(&G, &c, "free"), 0);
         char path[1024];
         size_t len;
         snprintf(path, sizeof path, "%s/%s.fmu", getenv("FMUGW_BAD_FMU_DIR"), bad[i].file);
-        char *data = slurp(path, &len);
+        char *data = tn_slurp(path, &len);
         assert_non_null(data);
         long st;
         json_t *f = upload(&G, &c, bad[i].file, data, len, &st);
@@ -694,12 +634,12 @@ static void test_malformed_fmus(void **state)
 static void test_rejections_lock_the_key(void **state)
 {
     (void)state;
-    cred c;
-    assert_int_equal(make_account(&G, &c), 0);
+    tn_cred c;
+    assert_int_equal(tn_account(&G, &c, "free"), 0);
     size_t len;
     char path[1024];
     snprintf(path, sizeof path, "%s/no_xml.fmu", getenv("FMUGW_BAD_FMU_DIR"));
-    char *data = slurp(path, &len);
+    char *data = tn_slurp(path, &len);
     gw_response r;
     for (int i = 0; i < 5; i++) {
         api(&G, &c, &r, "POST", "/fmu?name=bad.fmu", data, len, "application/octet-stream");
@@ -723,7 +663,7 @@ static char *forge(const gw *g, const char *method, const char *path, const char
     char kp[700];
     size_t n;
     snprintf(kp, sizeof kp, "%s/secrets/url.key", g->data_dir);
-    char *key = slurp(kp, &n);
+    char *key = tn_slurp(kp, &n);
     assert_non_null(key);
     assert_true(n >= 32);
     char *url = NULL;
@@ -736,7 +676,7 @@ static void test_other_tenant_is_404_everywhere(void **state)
 {
     (void)state;
     size_t len;
-    char *data = slurp(sample_path("2.0", "VanDerPol"), &len), sha[65];
+    char *data = tn_slurp(sample_path("2.0", "VanDerPol"), &len), sha[65];
     long st;
     json_t *f = upload(&G, &A, "vdp.fmu", data, len, &st);
     assert_int_equal(st, 200);
@@ -745,7 +685,7 @@ static void test_other_tenant_is_404_everywhere(void **state)
     json_decref(f);
     /* one of A's still awaiting an upload */
     size_t len2;
-    char *data2 = slurp(sample_path("2.0", "Resource"), &len2);
+    char *data2 = tn_slurp(sample_path("2.0", "Resource"), &len2);
     sha_hex(sha, data2, len2);
     json_t *t = declare(&G, &A, "res.fmu", (long long)len2, sha, &st);
     assert_int_equal(st, 201);
@@ -828,10 +768,10 @@ static long get_url(const gw *g, const char *url, char *detail)
 static void test_repeated_signed_parameter(void **state)
 {
     (void)state;
-    cred D; /* a fresh tenant: signed URL uses draw from its rate limit */
-    assert_int_equal(make_account(&G, &D), 0);
+    tn_cred D; /* a fresh tenant: signed URL uses draw from its rate limit */
+    assert_int_equal(tn_account(&G, &D, "free"), 0);
     size_t len;
-    char *data = slurp(sample_path("2.0", "Dahlquist"), &len);
+    char *data = tn_slurp(sample_path("2.0", "Dahlquist"), &len);
     long st;
     json_t *f = upload(&G, &D, "dq.fmu", data, len, &st);
     assert_int_equal(st, 200);
@@ -868,7 +808,7 @@ static void test_repeated_signed_parameter(void **state)
     /* and on the upload URL */
     char sha[65];
     size_t len2;
-    char *data2 = slurp(sample_path("2.0", "Stair"), &len2);
+    char *data2 = tn_slurp(sample_path("2.0", "Stair"), &len2);
     sha_hex(sha, data2, len2);
     json_t *t = declare(&G, &D, "stair.fmu", (long long)len2, sha, &st);
     assert_int_equal(st, 201);
@@ -892,13 +832,13 @@ static void test_repeated_signed_parameter(void **state)
 static void test_locked_account_signed_urls(void **state)
 {
     (void)state;
-    cred C;
+    tn_cred C;
     char email[128], args[256];
     snprintf(email, sizeof email, "lock-%d@example.com", (int)getpid());
-    assert_int_equal(make_account_email(&G, &C, email), 0);
+    assert_int_equal(tn_account_email(&G, &C, "free", email), 0);
     size_t len, len2;
-    char *data = slurp(sample_path("2.0", "VanDerPol"), &len);
-    char *data2 = slurp(sample_path("2.0", "Feedthrough"), &len2);
+    char *data = tn_slurp(sample_path("2.0", "VanDerPol"), &len);
+    char *data2 = tn_slurp(sample_path("2.0", "Feedthrough"), &len2);
     long st;
     json_t *f = upload(&G, &C, "vdp.fmu", data, len, &st);
     assert_int_equal(st, 200);
@@ -951,8 +891,8 @@ static void test_locked_account_signed_urls(void **state)
 static void test_revoked_key_signed_urls(void **state)
 {
     (void)state;
-    cred K1, K2;
-    assert_int_equal(make_account(&G, &K1), 0);
+    tn_cred K1, K2;
+    assert_int_equal(tn_account(&G, &K1, "free"), 0);
     gw_response r;
     api(&G, &K1, &r, "POST", "/keys", "{\"name\":\"ci\"}", 13, "application/json");
     assert_int_equal(r.status, 201);
@@ -967,8 +907,8 @@ static void test_revoked_key_signed_urls(void **state)
     assert_int_equal(get_token(&G, &K2), 0);
 
     size_t len, len2;
-    char *data = slurp(sample_path("3.0", "BouncingBall"), &len);
-    char *data2 = slurp(sample_path("3.0", "VanDerPol"), &len2);
+    char *data = tn_slurp(sample_path("3.0", "BouncingBall"), &len);
+    char *data2 = tn_slurp(sample_path("3.0", "VanDerPol"), &len2);
     long st;
     json_t *f = upload(&G, &K2, "bb3.fmu", data, len, &st);
     assert_int_equal(st, 200);
@@ -1034,10 +974,10 @@ static void test_revoked_key_signed_urls(void **state)
 static void test_signed_url_rate_limited(void **state)
 {
     (void)state;
-    cred E;
-    assert_int_equal(make_account(&G, &E), 0);
+    tn_cred E;
+    assert_int_equal(tn_account(&G, &E, "free"), 0);
     size_t len;
-    char *data = slurp(sample_path("2.0", "Resource"), &len);
+    char *data = tn_slurp(sample_path("2.0", "Resource"), &len);
     long st;
     json_t *f = upload(&G, &E, "res.fmu", data, len, &st);
     assert_int_equal(st, 200);
@@ -1117,13 +1057,13 @@ static void test_kill9_mid_upload(void **state)
 {
     (void)state;
     gw g;
-    cred c;
+    tn_cred c;
     assert_int_equal(start_daemon(&g, NULL, NULL), 0);
     snprintf(c.key, sizeof c.key, "%s", g.admin_key);
     assert_int_equal(get_token(&g, &c), 0);
     int blobs_before = count_blobs(&g);
     size_t len;
-    char *data = slurp(sample_path("3.0", "Resource"), &len), sha[65];
+    char *data = tn_slurp(sample_path("3.0", "Resource"), &len), sha[65];
     sha_hex(sha, data, len);
     long st;
     json_t *t = declare(&g, &c, "resource.fmu", (long long)len, sha, &st);

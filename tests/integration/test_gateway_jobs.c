@@ -13,7 +13,7 @@
  * limit run and are charged, limits are validated and the reservation is
  * priced at the limits the sandbox enforces.
  */
-#include "harness.h"
+#include "tenant.h"
 
 /* test buffers are sized for the paths used; truncation would fail the checks */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -33,112 +33,43 @@
 #include "store/db.h"
 #include "util/crypto.h"
 
-typedef struct {
-    char key[128];
-    char account[128];
-    char token[4096];
-    char email[128];
-} cred;
-
-static gw G;   /* the shared daemon (2 workers) */
-static cred A; /* admin account (enterprise) */
-static cred B; /* a second tenant (pro) */
+static gw G;      /* the shared daemon (2 workers) */
+static tn_cred A; /* admin account (enterprise) */
+static tn_cred B; /* a second tenant (pro) */
 static unsigned email_seq;
 static pricing *P;
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static int get_token(const gw *g, cred *c)
+static int get_token(const gw *g, tn_cred *c)
 {
     return gw_token(g, c->key, c->token, sizeof c->token);
 }
 
-static int admin_cmd(const gw *g, const char *args, char *out, size_t size)
+/* tn_api, asserting that an answer came. */
+static void api_h(const gw *g, const tn_cred *c, gw_response *r, const char *method, const char *path,
+                  const char *body, const char *extra)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' %s", getenv("FMUGWD"), g->data_dir, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    return pclose(p) == 0 ? 0 : -1;
+    assert_int_equal(tn_api(g, c, r, method, path, body, extra), 0);
 }
 
-static int make_account(const gw *g, cred *c, const char *tier)
-{
-    char args[512], out[4096] = "";
-    memset(c, 0, sizeof *c);
-    snprintf(c->email, sizeof c->email, "j%u-%d@example.com", email_seq++, (int)getpid());
-    snprintf(args, sizeof args, "account create --email %s --tier %s --json", c->email, tier);
-    if (admin_cmd(g, args, out, sizeof out) != 0)
-        return -1;
-    json_t *j = json_loads(out, 0, NULL);
-    if (!j)
-        return -1;
-    snprintf(c->key, sizeof c->key, "%s", json_string_value(json_object_get(j, "api_key")));
-    snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
-    json_decref(j);
-    return get_token(g, c);
-}
-
-static void api_h(const gw *g, const cred *c, gw_response *r, const char *method, const char *path, const char *body,
-                  const char *extra)
-{
-    char k[256], t[4200];
-    snprintf(k, sizeof k, "X-API-Key: %s", c->key);
-    snprintf(t, sizeof t, "Authorization: Bearer %s", c->token);
-    const char *hs[5] = { k, t, "Content-Type: application/json", extra, NULL };
-    assert_int_equal(gw_request(g, r, method, path, body, body ? strlen(body) : 0, hs), 0);
-}
-
-static void api(const gw *g, const cred *c, gw_response *r, const char *method, const char *path, const char *body)
+static void api(const gw *g, const tn_cred *c, gw_response *r, const char *method, const char *path, const char *body)
 {
     api_h(g, c, r, method, path, body, NULL);
 }
 
 /* GET as JSON, asserting the status. */
-static json_t *get_json(const gw *g, const cred *c, const char *path, long want)
+static json_t *get_json(const gw *g, const tn_cred *c, const char *path, long want)
 {
-    gw_response r;
-    api(g, c, &r, "GET", path, NULL);
-    if (r.status != want)
-        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
-    assert_int_equal(r.status, want);
-    json_t *j = gw_json(&r);
-    gw_response_free(&r);
+    json_t *j = NULL;
+    long st = tn_get(g, c, path, &j);
+    if (st != want)
+        fail_msg("GET %s: %ld (want %ld) %s", path, st, want, j ? json_dumps(j, 0) : "");
     return j;
 }
 
 /* Submits a job body (a JSON text); returns the answer, status in *status. */
-static json_t *submit(const gw *g, const cred *c, const char *body, const char *idem, long *status)
+static json_t *submit(const gw *g, const tn_cred *c, const char *body, const char *idem, long *status)
 {
     gw_response r;
     char h[300];
@@ -153,41 +84,25 @@ static json_t *submit(const gw *g, const cred *c, const char *body, const char *
     return j;
 }
 
-static char *submit_ok(const gw *g, const cred *c, const char *body)
+/* tn_submit_ok, asserting the 202 and its job_id. */
+static char *submit_ok(const gw *g, const tn_cred *c, const char *body)
 {
-    long st;
-    json_t *j = submit(g, c, body, NULL, &st);
-    if (st != 202)
-        fprintf(stderr, "submit %s -> %ld %s\n", body, st, j ? json_dumps(j, 0) : "");
-    assert_int_equal(st, 202);
-    char *id = strdup(json_string_value(json_object_get(j, "job_id")));
-    json_decref(j);
+    char *id = tn_submit_ok(g, c, body);
+    assert_non_null(id);
     return id;
 }
 
-static bool finished(const char *s)
+/* tn_wait_job, failing the test unless the job finished within max_s. */
+static json_t *wait_job(const gw *g, const tn_cred *c, const char *id, double max_s)
 {
-    return s && strcmp(s, "queued") && strcmp(s, "running");
-}
-
-/* Long-polls until the job is finished; returns the status JSON. */
-static json_t *wait_job(const gw *g, const cred *c, const char *id, double max_s)
-{
-    double t0 = now_s();
-    char path[256];
-    snprintf(path, sizeof path, "/fmu/status/%s?wait=10", id);
-    for (;;) {
-        json_t *j = get_json(g, c, path, 200);
-        if (finished(json_string_value(json_object_get(j, "status"))))
-            return j;
-        json_decref(j);
-        if (now_s() - t0 > max_s)
-            fail_msg("job %s not finished after %.0f s", id, max_s);
-    }
+    json_t *j = tn_wait_job(g, c, id, max_s);
+    if (!j)
+        fail_msg("job %s not finished after %.0f s", id, max_s);
+    return j;
 }
 
 /* Downloads a succeeded job's result through its signed URL. */
-static char *download(const gw *g, const cred *c, const char *id, size_t *len, json_t **info_out)
+static char *download(const gw *g, const tn_cred *c, const char *id, size_t *len, json_t **info_out)
 {
     char path[256];
     snprintf(path, sizeof path, "/fmu/results/%s", id);
@@ -223,7 +138,7 @@ static char *cli_sim(const char *fmu, const char *args, size_t *len)
     snprintf(cmd, sizeof cmd, "'%s' sim '%s' %s --quiet -o '%s'", getenv("FMUGW"), fmu, args, out);
     int rc = system(cmd);
     assert_int_equal(rc, 0);
-    char *b = slurp(out, len);
+    char *b = tn_slurp(out, len);
     unlink(out);
     assert_non_null(b);
     return b;
@@ -232,47 +147,23 @@ static char *cli_sim(const char *fmu, const char *args, size_t *len)
 /* The id of the public sample "<model> (FMI <ver>)". */
 static void sample_id(char out[64], const char *model, const char *ver)
 {
-    char want[128];
-    snprintf(want, sizeof want, "%s (FMI %s)", model, ver);
-    json_t *j = get_json(&G, &A, "/fmu?limit=200", 200);
-    gw_item_id_named(out, j, want);
-    json_decref(j);
+    tn_sample_id(&G, &A, out, model, ver);
     if (!out[0])
-        fail_msg("sample %s not found", want);
+        fail_msg("sample %s (FMI %s) not found", model, ver);
 }
 
 /* Uploads an FMU file as `c`; returns its id. */
-static void upload(const gw *g, const cred *c, const char *path, const char *name, char out[64])
+static void upload(const gw *g, const tn_cred *c, const char *path, const char *name, char out[64])
 {
-    size_t len;
-    char *bytes = slurp(path, &len);
-    assert_non_null(bytes);
-    char k[256], t[4200], p[512];
-    snprintf(k, sizeof k, "X-API-Key: %s", c->key);
-    snprintf(t, sizeof t, "Authorization: Bearer %s", c->token);
-    const char *hs[] = { k, t, "Content-Type: application/octet-stream", NULL };
-    snprintf(p, sizeof p, "/fmu?name=%s", name);
-    gw_response r;
-    assert_int_equal(gw_request(g, &r, "POST", p, bytes, len, hs), 0);
-    if (r.status != 201 && r.status != 200)
-        fprintf(stderr, "upload %s: %ld %s\n", name, r.status, r.body);
-    assert_true(r.status == 201 || r.status == 200);
-    json_t *j = gw_json(&r);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    if (!id)
-        id = json_string_value(json_object_get(j, "fmu_id"));
-    snprintf(out, 64, "%s", id);
-    json_decref(j);
-    gw_response_free(&r);
-    free(bytes);
+    tn_upload(g, c, path, name, out);
+    assert_true(out[0] != '\0');
 }
 
+/* tn_open_db, asserting that it opened. */
 static db_conn *open_db(const gw *g)
 {
-    char url[800];
-    db_conn *c = NULL;
-    snprintf(url, sizeof url, "sqlite://%s/fmugw.db", g->data_dir);
-    assert_int_equal(db_open(&c, url), 0);
+    db_conn *c = tn_open_db(g);
+    assert_non_null(c);
     return c;
 }
 
@@ -294,9 +185,7 @@ static int group_setup(void **state)
     static char *env[] = { "FMUGW_WORKERS=2", "FMUGW_THREADS=8", NULL };
     if (gw_start(&G, env) != 0)
         return -1;
-    snprintf(A.key, sizeof A.key, "%s", G.admin_key);
-    snprintf(A.account, sizeof A.account, "%s", G.admin_account);
-    if (get_token(&G, &A) != 0 || make_account(&G, &B, "pro") != 0)
+    if (tn_admin_cred(&G, &A) != 0 || tn_account(&G, &B, "pro") != 0)
         return -1;
     return 0;
 }
@@ -454,7 +343,7 @@ static void test_long_poll(void **state)
         assert_non_null(st);
         if (strcmp(st, known) != 0)
             changes++;
-        if (finished(st))
+        if (tn_finished(st))
             break;
         snprintf(known, sizeof known, "%s", st);
         json_decref(s);
@@ -467,9 +356,9 @@ static void test_long_poll(void **state)
     double t0;
     /* on a finished job ?wait returns at once */
     snprintf(path, sizeof path, "/fmu/status/%s?wait=30", id);
-    t0 = now_s();
+    t0 = tn_now_s();
     json_decref(get_json(&G, &B, path, 200));
-    assert_true(now_s() - t0 < 2);
+    assert_true(tn_now_s() - t0 < 2);
     /* bad wait */
     snprintf(path, sizeof path, "/fmu/status/%s?wait=31", id);
     json_decref(get_json(&G, &B, path, 400));
@@ -706,8 +595,8 @@ static void test_runner_rules(void **state)
 static void test_limits_reserved_as_enforced(void **state)
 {
     (void)state;
-    cred T;
-    assert_int_equal(make_account(&G, &T, "pro"), 0);
+    tn_cred T;
+    assert_int_equal(tn_account(&G, &T, "pro"), 0);
     char path[600], fid[64], body[512];
     snprintf(path, sizeof path, "%s/SleepForever.fmu", getenv("FMUGW_HOSTILE_DIR"));
     upload(&G, &T, path, "sleep-limits", fid);
@@ -757,11 +646,11 @@ static void test_limits_reserved_as_enforced(void **state)
 static void test_free_no_credits(void **state)
 {
     (void)state;
-    cred F;
+    tn_cred F;
     char out[4096], args[512], bb[64], body[512];
-    assert_int_equal(make_account(&G, &F, "free"), 0);
+    assert_int_equal(tn_account(&G, &F, "free"), 0);
     snprintf(args, sizeof args, "credits set --email %s --amount 0", F.email);
-    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(tn_admin(&G, args, out, sizeof out), 0);
     sample_id(bb, "BouncingBall", "2.0");
     snprintf(body, sizeof body, "{\"fmu_id\":\"%s\"}", bb);
     long st;
@@ -813,8 +702,8 @@ static void test_hostile(void **state)
     };
     enum { N = sizeof cases / sizeof cases[0] };
     bool asan = asan_build();
-    cred H;
-    assert_int_equal(make_account(&G, &H, "pro"), 0);
+    tn_cred H;
+    assert_int_equal(tn_account(&G, &H, "pro"), 0);
     char ids[N][64], jobs[N][64];
     for (size_t i = 0; i < N; i++) {
         char path[600], body[1024];
@@ -836,11 +725,11 @@ static void test_hostile(void **state)
     char bb[64], body[256];
     sample_id(bb, "BouncingBall", "3.0");
     snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":2,\"reuse\":false}", bb);
-    double t0 = now_s();
+    double t0 = tn_now_s();
     char *other = submit_ok(&G, &B, body);
     json_t *os = wait_job(&G, &B, other, 120);
     assert_string_equal(json_string_value(json_object_get(os, "status")), "succeeded");
-    fprintf(stderr, "   (another tenant's job done in %.1f s while hostile jobs ran)\n", now_s() - t0);
+    fprintf(stderr, "   (another tenant's job done in %.1f s while hostile jobs ran)\n", tn_now_s() - t0);
     char other_done[64]; /* when it started: while hostile jobs still ran */
     snprintf(other_done, sizeof other_done, "%s", json_string_value(json_object_get(os, "started_at")));
     json_decref(os);
@@ -960,9 +849,9 @@ static void test_cross_tenant(void **state)
 static void test_result_url_locked_account(void **state)
 {
     (void)state;
-    cred L;
+    tn_cred L;
     char bb[64], body[256], path[256], args[256], url[2048], bad[2600], out[1024];
-    assert_int_equal(make_account(&G, &L, "pro"), 0);
+    assert_int_equal(tn_account(&G, &L, "pro"), 0);
     sample_id(bb, "BouncingBall", "2.0");
     snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":0.5}", bb);
     char *id = submit_ok(&G, &L, body);
@@ -983,13 +872,13 @@ static void test_result_url_locked_account(void **state)
     gw_response_free(&r);
 
     snprintf(args, sizeof args, "account lock --email %s", L.email);
-    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(tn_admin(&G, args, out, sizeof out), 0);
     assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
     assert_int_equal(r.status, 403);
     assert_non_null(strstr(r.body, "account is locked"));
     gw_response_free(&r);
     snprintf(args, sizeof args, "account unlock --email %s", L.email);
-    assert_int_equal(admin_cmd(&G, args, out, sizeof out), 0);
+    assert_int_equal(tn_admin(&G, args, out, sizeof out), 0);
     assert_int_equal(gw_request(&G, &r, "GET", url, NULL, 0, NULL), 0);
     assert_int_equal(r.status, 200);
     gw_response_free(&r);
@@ -1002,8 +891,8 @@ static void test_cancel(void **state)
 {
     (void)state;
     char dq[64], body[512], path[256];
-    cred C;
-    assert_int_equal(make_account(&G, &C, "pro"), 0);
+    tn_cred C;
+    assert_int_equal(tn_account(&G, &C, "pro"), 0);
     sample_id(dq, "Dahlquist", "3.0");
     char *ids[4];
     for (int i = 0; i < 4; i++) {
@@ -1036,14 +925,14 @@ static void test_cancel(void **state)
     assert_string_equal(json_string_value(json_object_get(s, "status")), "running");
     json_decref(s);
     usleep(300000);
-    double t0 = now_s();
+    double t0 = tn_now_s();
     snprintf(path, sizeof path, "/fmu/cancel/%s", ids[0]);
     api(&G, &C, &r, "POST", path, NULL);
     assert_int_equal(r.status, 200);
     s = gw_json(&r);
     gw_response_free(&r);
     /* stopped at its next result write (the runner's output is buffered) */
-    assert_true(now_s() - t0 < 20);
+    assert_true(tn_now_s() - t0 < 20);
     assert_string_equal(json_string_value(json_object_get(s, "status")), "canceled");
     assert_true(milli(s, "credits_charged") > 0);
     assert_true(milli(s, "credits_charged") < milli(s, "credits_reserved"));
@@ -1082,7 +971,7 @@ static void test_kill9_recovery(void **state)
     gw K;
     static char *env[] = { "FMUGW_WORKERS=1", NULL };
     assert_int_equal(gw_start(&K, env), 0);
-    cred C;
+    tn_cred C;
     snprintf(C.key, sizeof C.key, "%s", K.admin_key);
     snprintf(C.account, sizeof C.account, "%s", K.admin_account);
     assert_int_equal(get_token(&K, &C), 0);
@@ -1158,7 +1047,7 @@ static void test_retention_and_purge(void **state)
     gw K;
     static char *env[] = { "FMUGW_WORKERS=1", "FMUGW_RETENTION_OVERRIDE_S=2", NULL };
     assert_int_equal(gw_start(&K, env), 0);
-    cred C;
+    tn_cred C;
     snprintf(C.key, sizeof C.key, "%s", K.admin_key);
     snprintf(C.account, sizeof C.account, "%s", K.admin_account);
     assert_int_equal(get_token(&K, &C), 0);
@@ -1172,9 +1061,9 @@ static void test_retention_and_purge(void **state)
     snprintf(rp, sizeof rp, "/fmu/results/%s", id);
     json_t *info = get_json(&K, &C, rp, 200);
     json_decref(info);
-    double t0 = now_s();
+    double t0 = tn_now_s();
     long st = 200;
-    while (now_s() - t0 < 15 && st == 200) {
+    while (tn_now_s() - t0 < 15 && st == 200) {
         usleep(500000);
         gw_response r;
         api(&K, &C, &r, "GET", rp, NULL);

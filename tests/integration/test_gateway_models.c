@@ -9,7 +9,7 @@
  * unpacked-FMU cache. The FMUs are built here from a sample FMU with
  * libzip, replacing its modelDescription.xml or adding entries.
  */
-#include "harness.h"
+#include "tenant.h"
 
 #include <ftw.h>
 #include <setjmp.h>
@@ -22,35 +22,10 @@
 
 #include "util/crypto.h"
 
-typedef struct {
-    char key[128];
-    char account[128];
-    char token[4096];
-} cred;
-
 static gw G;
-static cred A, B; /* two tenants */
-static unsigned email_seq;
+static tn_cred A, B; /* two tenants */
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static void sha_hex(char out[65], const void *data, size_t len)
 {
@@ -59,30 +34,7 @@ static void sha_hex(char out[65], const void *data, size_t len)
     assert_int_equal(crypto_hex_encode(out, 65, d, 32), 0);
 }
 
-static int make_account(const gw *g, cred *c)
-{
-    char cmd[2048], out[4096] = "";
-    snprintf(cmd, sizeof cmd,
-             "'%s' admin --data-dir '%s' account create --email m%u-%d@example.com --tier free --json",
-             getenv("FMUGWD"), g->data_dir, email_seq++, (int)getpid());
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    if (pclose(p) != 0)
-        return -1;
-    json_t *j = json_loads(out, 0, NULL);
-    if (!j)
-        return -1;
-    memset(c, 0, sizeof *c);
-    snprintf(c->key, sizeof c->key, "%s", json_string_value(json_object_get(j, "api_key")));
-    snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
-    json_decref(j);
-    return gw_token(g, c->key, c->token, sizeof c->token);
-}
-
-static void api(const gw *g, const cred *c, gw_response *r, const char *method, const char *path, const void *body,
+static void api(const gw *g, const tn_cred *c, gw_response *r, const char *method, const char *path, const void *body,
                 size_t len, const char *ct)
 {
     char k[256], t[4200], cth[128];
@@ -102,7 +54,7 @@ static const char *jstr(json_t *o, const char *k)
 }
 
 /* Declare + PUT: the FMU JSON after the upload (caller decrefs). */
-static json_t *upload(const gw *g, const cred *c, const char *name, const void *data, size_t len)
+static json_t *upload(const gw *g, const tn_cred *c, const char *name, const void *data, size_t len)
 {
     char sha[65];
     sha_hex(sha, data, len);
@@ -129,7 +81,7 @@ static json_t *upload(const gw *g, const cred *c, const char *name, const void *
     return fmu;
 }
 
-static long get_json(const gw *g, const cred *c, const char *path, json_t **out)
+static long get_json(const gw *g, const tn_cred *c, const char *path, json_t **out)
 {
     gw_response r;
     api(g, c, &r, "GET", path, NULL, 0, NULL);
@@ -194,7 +146,7 @@ static char *build_fmu(const char *md, size_t md_len, unsigned extra, size_t ext
     char src[1024], tmp[] = "/tmp/fmugw-model-XXXXXX";
     snprintf(src, sizeof src, "%s/2.0/Dahlquist.fmu", getenv("FMUGW_FMU_DIR"));
     size_t n;
-    char *orig = slurp(src, &n);
+    char *orig = tn_slurp(src, &n);
     assert_non_null(orig);
     int fd = mkstemp(tmp);
     assert_true(fd >= 0);
@@ -224,7 +176,7 @@ static char *build_fmu(const char *md, size_t md_len, unsigned extra, size_t ext
     if (zip_close(z) != 0)
         fail_msg("zip_close: %s", zip_strerror(z));
     free(zeros);
-    char *data = slurp(tmp, len);
+    char *data = tn_slurp(tmp, len);
     unlink(tmp);
     assert_non_null(data);
     return data;
@@ -238,7 +190,7 @@ static char *dahlquist_md_with(unsigned n, size_t *len)
     char path[1024];
     snprintf(path, sizeof path, "%s/fmus/Dahlquist/modelDescription2.xml", getenv("FMUGW_SOURCE_DIR"));
     size_t ol;
-    char *orig = slurp(path, &ol);
+    char *orig = tn_slurp(path, &ol);
     assert_non_null(orig);
     orig[ol] = '\0';
     char *end = strstr(orig, "</ModelVariables>");
@@ -262,7 +214,7 @@ static int group_setup(void **state)
     char *env[] = { samples_env, NULL };
     if (gw_start(&G, env) != 0)
         return -1;
-    if (make_account(&G, &A) != 0 || make_account(&G, &B) != 0)
+    if (tn_account(&G, &A, "free") != 0 || tn_account(&G, &B, "free") != 0)
         return -1;
     return 0;
 }
@@ -396,7 +348,7 @@ static void test_big_model_paged(void **state)
 
 /* A second daemon whose fmugw-validator (validation and the workers'
  * unpacking) is hostile_validator, and an account on it. */
-static void start_hostile(gw *h, cred *c)
+static void start_hostile(gw *h, tn_cred *c)
 {
     static char venv[1100], ienv[1100];
     snprintf(venv, sizeof venv, "FMUGW_VALIDATOR=%s", getenv("FMUGW_HOSTILE_VALIDATOR"));
@@ -405,7 +357,7 @@ static void start_hostile(gw *h, cred *c)
     snprintf(ienv, sizeof ienv, "FMUGW_INIT=%.*s/fmugw-init", (int)(slash - d), d);
     char *env[] = { venv, ienv, NULL };
     assert_int_equal(gw_start(h, env), 0);
-    assert_int_equal(make_account(h, c), 0);
+    assert_int_equal(tn_account(h, c, "free"), 0);
 }
 
 /* Validation runs in the sandbox, and the daemon trusts nothing of what
@@ -418,7 +370,7 @@ static void test_hostile_validator(void **state)
 {
     (void)state;
     gw H;
-    cred c;
+    tn_cred c;
     start_hostile(&H, &c);
     static const struct {
         const char *body, *why;
@@ -462,7 +414,7 @@ static void test_many_entry_bomb_rejected(void **state)
     char path[1024];
     size_t len;
     snprintf(path, sizeof path, "%s/zip_bomb_entries.fmu", getenv("FMUGW_BAD_FMU_DIR"));
-    char *data = slurp(path, &len);
+    char *data = tn_slurp(path, &len);
     assert_non_null(data);
     assert_true(len < 2 << 20);
     json_t *f = upload(&G, &B, "bomb.fmu", data, len);
@@ -481,7 +433,7 @@ static void test_many_entry_bomb_rejected(void **state)
 }
 
 /* Long-polls a job until it is finished; its status (caller decrefs). */
-static json_t *wait_job(const gw *g, const cred *c, const char *id)
+static json_t *wait_job(const gw *g, const tn_cred *c, const char *id)
 {
     char path[256];
     snprintf(path, sizeof path, "/fmu/status/%s?wait=10", id);
@@ -498,7 +450,7 @@ static json_t *wait_job(const gw *g, const cred *c, const char *id)
 }
 
 /* Submits a job of `fmu_id`; its status once finished (caller decrefs). */
-static json_t *run_job_status(const gw *g, const cred *c, const char *fmu_id)
+static json_t *run_job_status(const gw *g, const tn_cred *c, const char *fmu_id)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1,\"reuse\":false}", fmu_id);
@@ -513,7 +465,7 @@ static json_t *run_job_status(const gw *g, const cred *c, const char *fmu_id)
     return st;
 }
 
-static char *run_job(const gw *g, const cred *c, const char *fmu_id)
+static char *run_job(const gw *g, const tn_cred *c, const char *fmu_id)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"fmu_id\":\"%s\",\"stop_time\":1,\"reuse\":false}", fmu_id);
@@ -533,7 +485,7 @@ static char *run_job(const gw *g, const cred *c, const char *fmu_id)
 }
 
 /* The ledger detail of job `job_id`'s charge (a new reference). */
-static json_t *charge_detail(const gw *g, const cred *c, const char *job_id)
+static json_t *charge_detail(const gw *g, const tn_cred *c, const char *job_id)
 {
     json_t *l = NULL;
     assert_int_equal(get_json(g, c, "/account/ledger?limit=100", &l), 200);
@@ -619,7 +571,7 @@ static void test_hostile_unpacker(void **state)
     free(fmu);
 
     gw H;
-    cred c;
+    tn_cred c;
     start_hostile(&H, &c);
     char *body = NULL;
     assert_true(asprintf(&body, "READY-SUID\n%s", summary) > 0);

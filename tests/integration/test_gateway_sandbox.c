@@ -13,7 +13,7 @@
  * restarting; /proc/self/mountinfo and /proc/self/cgroup in a job's
  * sandbox name no host path or cgroup.
  */
-#include "harness.h"
+#include "tenant.h"
 
 /* test buffers are sized for the paths used; truncation would fail the checks */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -30,150 +30,45 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    char key[128];
-    char account[128];
-    char token[4096];
-} cred;
-
-static gw G; /* the shared daemon */
-static cred T; /* a tenant (pro) */
-static unsigned email_seq;
+static gw G;      /* the shared daemon */
+static tn_cred T; /* a tenant (pro) */
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static double now_s(void)
+/* GET as JSON, asserting the status. */
+static json_t *get_json(const gw *g, const tn_cred *c, const char *path, long want)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) {
-        b[n] = 0;
-        *len = (size_t)n;
-    }
-    return b;
-}
-
-static int admin_cmd(const gw *g, const char *args, char *out, size_t size)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' admin --data-dir '%s' %s", getenv("FMUGWD"), g->data_dir, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    return pclose(p) == 0 ? 0 : -1;
-}
-
-static int make_account(const gw *g, cred *c, const char *tier)
-{
-    char args[512], out[4096] = "";
-    memset(c, 0, sizeof *c);
-    snprintf(args, sizeof args, "account create --email s%u-%d@example.com --tier %s --json", email_seq++,
-             (int)getpid(), tier);
-    if (admin_cmd(g, args, out, sizeof out) != 0)
-        return -1;
-    json_t *j = json_loads(out, 0, NULL);
-    if (!j)
-        return -1;
-    snprintf(c->key, sizeof c->key, "%s", json_string_value(json_object_get(j, "api_key")));
-    snprintf(c->account, sizeof c->account, "%s", json_string_value(json_object_get(j, "account_id")));
-    json_decref(j);
-    return gw_token(g, c->key, c->token, sizeof c->token);
-}
-
-static void api(const gw *g, const cred *c, gw_response *r, const char *method, const char *path, const char *body)
-{
-    char k[256], t[4200];
-    snprintf(k, sizeof k, "X-API-Key: %s", c->key);
-    snprintf(t, sizeof t, "Authorization: Bearer %s", c->token);
-    const char *hs[] = { k, t, "Content-Type: application/json", NULL };
-    assert_int_equal(gw_request(g, r, method, path, body, body ? strlen(body) : 0, hs), 0);
-}
-
-static json_t *get_json(const gw *g, const cred *c, const char *path, long want)
-{
-    gw_response r;
-    api(g, c, &r, "GET", path, NULL);
-    if (r.status != want)
-        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
-    assert_int_equal(r.status, want);
-    json_t *j = gw_json(&r);
-    gw_response_free(&r);
+    json_t *j = NULL;
+    long st = tn_get(g, c, path, &j);
+    if (st != want)
+        fail_msg("GET %s: %ld (want %ld) %s", path, st, want, j ? json_dumps(j, 0) : "");
     return j;
 }
 
-static char *submit_ok(const gw *g, const cred *c, const char *body)
+/* tn_submit_ok, asserting the 202 and its job_id. */
+static char *submit_ok(const gw *g, const tn_cred *c, const char *body)
 {
-    gw_response r;
-    api(g, c, &r, "POST", "/fmu/execute", body);
-    if (r.status != 202)
-        fprintf(stderr, "submit %s -> %ld %s\n", body, r.status, r.body);
-    assert_int_equal(r.status, 202);
-    json_t *j = gw_json(&r);
-    char *id = strdup(json_string_value(json_object_get(j, "job_id")));
-    json_decref(j);
-    gw_response_free(&r);
+    char *id = tn_submit_ok(g, c, body);
+    assert_non_null(id);
     return id;
 }
 
-static json_t *wait_job(const gw *g, const cred *c, const char *id, double max_s)
+/* tn_wait_job, failing the test unless the job finished within max_s. */
+static json_t *wait_job(const gw *g, const tn_cred *c, const char *id, double max_s)
 {
-    double t0 = now_s();
-    char path[256];
-    snprintf(path, sizeof path, "/fmu/status/%s?wait=10", id);
-    for (;;) {
-        json_t *j = get_json(g, c, path, 200);
-        const char *s = json_string_value(json_object_get(j, "status"));
-        if (s && strcmp(s, "queued") && strcmp(s, "running"))
-            return j;
-        json_decref(j);
-        if (now_s() - t0 > max_s)
-            fail_msg("job %s not finished after %.0f s", id, max_s);
-    }
+    json_t *j = tn_wait_job(g, c, id, max_s);
+    if (!j)
+        fail_msg("job %s not finished after %.0f s", id, max_s);
+    return j;
 }
 
 /* Uploads a hostile FMU (fmus/hostile/<name>.fmu) as `c`; its id in out. */
-static void upload_hostile(const gw *g, const cred *c, const char *name, char out[64])
+static void upload_hostile(const gw *g, const tn_cred *c, const char *name, char out[64])
 {
     char path[600];
-    size_t len = 0;
     snprintf(path, sizeof path, "%s/%s.fmu", getenv("FMUGW_HOSTILE_DIR"), name);
-    char *bytes = slurp(path, &len);
-    assert_non_null(bytes);
-    char k[256], t[4200], p[512];
-    snprintf(k, sizeof k, "X-API-Key: %s", c->key);
-    snprintf(t, sizeof t, "Authorization: Bearer %s", c->token);
-    const char *hs[] = { k, t, "Content-Type: application/octet-stream", NULL };
-    snprintf(p, sizeof p, "/fmu?name=%s", name);
-    gw_response r;
-    assert_int_equal(gw_request(g, &r, "POST", p, bytes, len, hs), 0);
-    if (r.status != 201 && r.status != 200)
-        fprintf(stderr, "upload %s: %ld %s\n", name, r.status, r.body);
-    assert_true(r.status == 201 || r.status == 200);
-    json_t *j = gw_json(&r);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    snprintf(out, 64, "%s", id ? id : json_string_value(json_object_get(j, "fmu_id")));
-    json_decref(j);
-    gw_response_free(&r);
-    free(bytes);
+    tn_upload(g, c, path, name, out);
+    assert_true(out[0] != '\0');
 }
 
 /* Runs hostile FMU `name` with extra request fields `extra` (",..." or "")
@@ -210,7 +105,7 @@ static int group_setup(void **state)
     static char *env[] = { "FMUGW_WORKERS=2", "FMUGW_THREADS=8", NULL };
     if (gw_start(&G, env) != 0)
         return -1;
-    return make_account(&G, &T, "pro");
+    return tn_account(&G, &T, "pro");
 }
 
 static int group_teardown(void **state)
