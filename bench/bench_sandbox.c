@@ -87,6 +87,7 @@ typedef struct {
     const bench_ctx *b;
     int jobs;
     int failed;
+    pthread_barrier_t *done; /* no worker ends before all have run their jobs */
 } worker_arg;
 
 static void *worker(void *p)
@@ -98,6 +99,10 @@ static void *worker(void *p)
             w->failed++;
     if (fd >= 0)
         close(fd);
+    /* With inline refill, the sandboxes this thread refilled die with it
+     * (their parent-death signal is the thread's): it must not end while
+     * the other worker may still run a job in one of them. */
+    pthread_barrier_wait(w->done);
     return NULL;
 }
 
@@ -186,7 +191,9 @@ int main(int argc, char **argv)
             }
             bw.pool = p2;
         }
-        worker_arg w[2] = { { &bw, jobs / 2, 0 }, { &bw, jobs - jobs / 2, 0 } };
+        pthread_barrier_t done;
+        pthread_barrier_init(&done, NULL, 2);
+        worker_arg w[2] = { { &bw, jobs / 2, 0, &done }, { &bw, jobs - jobs / 2, 0, &done } };
         pthread_t th[2];
         double t0 = now_ms();
         for (int i = 0; i < 2; i++)
@@ -194,6 +201,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2; i++)
             pthread_join(th[i], NULL);
         double el = now_ms() - t0;
+        pthread_barrier_destroy(&done);
         sandbox_pool_free(p2);
         if (w[0].failed || w[1].failed)
             return 1;

@@ -164,7 +164,10 @@ typedef struct {
     const char *work_dir;     /* where the per-sandbox job directories are made (NULL: $TMPDIR or /tmp);
                                * on the same file system as the extracted FMUs, links are used, else copies */
     bool refill_inline;       /* false: a background thread keeps the pool full; true: sandbox_pool_run
-                               * starts the replacement itself, right after handing its job out */
+                               * starts the replacement itself, right after handing its job out. A
+                               * sandbox's parent-death signal is its spawning thread's: with true, the
+                               * sandboxes a thread refilled die when that thread ends, so every caller
+                               * thread must outlive the jobs run in the pool (the daemon uses false) */
 } sandbox_pool_opts;
 
 #define SANDBOX_POOL_OPTS_INIT { NULL, SANDBOX_LIMITS_INIT, NULL, false }
