@@ -2,8 +2,9 @@
  * bench_attack.c - /healthz latency while one Free tenant does the worst it
  * can within its limits, against the same daemon idle, in one run.
  *
- *   idle     PROBES sequential GET /healthz, each on a new connection (as a
- *            load balancer's probe), on a daemon with its defaults;
+ *   idle     PROBES sequential GET /healthz, each on a new connection from
+ *            an address of its own (as a load balancer's probe), on a
+ *            daemon with its defaults;
  *   attack   the same probes while, at once:
  *              - slow headers: 64 connections (the per-address cap) from
  *                each of 20 loopback addresses trickle a header byte every
@@ -13,12 +14,14 @@
  *                retry);
  *              - an auth-failure flood: requests with unknown well-formed
  *                keys and malformed ones, back to back;
+ *              - the tenant's API traffic (below) from 127.0.0.1;
  *              - jobs: the tenant keeps its 2 concurrent jobs running
  *                (Dahlquist, Euler, CPU-bound) and GETs its models;
  *   Prints p50/p99/max of both, the ratio of the p99s (goal <= 2) and what
  *   the attackers got (answers by status, connections cut).
  *
  * usage: bench_attack FMUGWD FMU_DIR [PROBES]
+ *   ATTACK_SKIP=jobs,longpoll,slow,flood leaves those attackers out.
  */
 #pragma GCC diagnostic ignored "-Wunused-function" /* harness.h is header-only */
 #include "tenant.h"
@@ -39,6 +42,7 @@
 #define SLOW_ADDRS 20
 #define SLOW_PER_ADDR 64
 #define LONG_POLLS 8
+#define PROBE_ADDR "127.0.0.200" /* the probes' source: not the tenant's */
 
 static gw G;
 static tn_cred T;
@@ -76,6 +80,7 @@ static int probe(double *v, int n)
     for (int i = 0; i < n; i++) {
         CURL *c = curl_easy_init();
         curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, "host!" PROBE_ADDR); /* a load balancer's own address */
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
         double t0 = now_ms();
@@ -254,17 +259,28 @@ int main(int argc, char **argv)
 
     /* the long-polls wait on a job that stays queued: the tenant's two
      * concurrency slots are taken by its CPU jobs, submitted first */
+    /* ATTACK_SKIP (e.g. "slow,flood") leaves attackers out, to see what each costs */
+    const char *skip = getenv("ATTACK_SKIP") ? getenv("ATTACK_SKIP") : "";
+    bool no_jobs = strstr(skip, "jobs"), no_lp = strstr(skip, "longpoll"), no_slow = strstr(skip, "slow"),
+         no_flood = strstr(skip, "flood");
     pthread_t jt[2], lp[LONG_POLLS], sl, fl;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2 && !no_jobs; i++)
         pthread_create(&jt[i], NULL, jobs_main, NULL);
     usleep(500 * 1000);
     char *q = tn_submit_ok(&G, &T, body);
     snprintf(QUEUED_JOB, sizeof QUEUED_JOB, "%s", q ? q : "none");
     free(q);
-    for (int i = 0; i < LONG_POLLS; i++)
+    for (int i = 0; i < LONG_POLLS && !no_lp; i++)
         pthread_create(&lp[i], NULL, longpoll_main, NULL);
-    pthread_create(&sl, NULL, slow_main, NULL);
-    pthread_create(&fl, NULL, flood_main, NULL);
+    if (!no_slow)
+        pthread_create(&sl, NULL, slow_main, NULL);
+    if (!no_flood)
+        pthread_create(&fl, NULL, flood_main, NULL);
+    /* the tenant's own refusals (429, 503) are the point: not printed */
+    fflush(stderr);
+    int saved_err = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull >= 0)
+        dup2(devnull, 2);
     sleep(3); /* every attacker in place */
     int attack_failed = probe(attack, n);
     atomic_store(&stop, 1);
@@ -287,13 +303,17 @@ int main(int argc, char **argv)
     gw_response r;
     tn_api(&G, &T, &r, "POST", path, NULL, NULL);
     gw_response_free(&r);
-    pthread_join(sl, NULL);
-    pthread_join(fl, NULL);
-    for (int i = 0; i < LONG_POLLS; i++)
+    if (!no_slow)
+        pthread_join(sl, NULL);
+    if (!no_flood)
+        pthread_join(fl, NULL);
+    for (int i = 0; i < LONG_POLLS && !no_lp; i++)
         pthread_join(lp[i], NULL);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2 && !no_jobs; i++)
         pthread_join(jt[i], NULL);
     gw_stop(&G);
+    if (saved_err >= 0)
+        dup2(saved_err, 2);
     free(idle);
     free(attack);
     curl_global_cleanup();

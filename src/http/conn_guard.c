@@ -28,9 +28,10 @@
  * retransmits (1 s, 3 s, 7 s). While PRESSURE_PERCENT of max_connections
  * or more are open, an address holding more than PRESSURE_PER_ADDRESS
  * connections has its connections that still wait for headers cut after
- * PRESSURE_HEADER_MS, and its new connections cut at once. Many slow
- * clients from a few addresses then hold PRESSURE_PER_ADDRESS slots each,
- * not the server.
+ * PRESSURE_HEADER_MS, and its new connections refused at accept (the
+ * accept policy, before libmicrohttpd allocates anything: a flood of
+ * reconnects costs an accept and a close each). Many slow clients from a
+ * few addresses then hold PRESSURE_PER_ADDRESS slots each, not the server.
  */
 #include "http/conn_guard.h"
 #include "http/server_internal.h"
@@ -77,7 +78,7 @@ struct http_conn_guard {
     addr_count *addrs[ADDR_BUCKETS];
     unsigned open, max_connections;
     int64_t header_ms, keepalive_ms;
-    uint64_t reaped;
+    uint64_t reaped, refused;
     bool stop;
     pthread_t reaper;
     bool reaper_started;
@@ -136,17 +137,49 @@ static void addr_drop(http_conn_guard *g, addr_count *c)
     free(c);
 }
 
-static void addr_text(char out[48], struct MHD_Connection *conn)
+static void sockaddr_text(char out[48], const struct sockaddr *sa)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     out[0] = '\0';
-    if (!ci || !ci->client_addr)
+    if (!sa)
         return;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 48);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 48);
+}
+
+static void addr_text(char out[48], struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    sockaddr_text(out, ci ? ci->client_addr : NULL);
+}
+
+/* g->mu held. Connections `addr` holds now. */
+static unsigned addr_held(http_conn_guard *g, const char *addr)
+{
+    for (addr_count *c = g->addrs[addr_hash(addr)]; c; c = c->next)
+        if (!strcmp(c->addr, addr))
+            return c->n;
+    return 0;
+}
+
+enum MHD_Result http_conn_guard__accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+    http_conn_guard *g = cls;
+    char addr[48];
+    (void)len;
+    sockaddr_text(addr, sa);
+    if (!addr[0])
+        return MHD_YES;
+    pthread_mutex_lock(&g->mu);
+    unsigned held = addr_held(g, addr);
+    bool reserve = g->open >= g->max_connections;
+    bool pressure = g->open * 100 >= (uint64_t)g->max_connections * PRESSURE_PERCENT;
+    bool refuse = (reserve && held >= RESERVE_PER_ADDRESS) || (pressure && held >= PRESSURE_PER_ADDRESS);
+    if (refuse)
+        g->refused++;
+    pthread_mutex_unlock(&g->mu);
+    return refuse ? MHD_NO : MHD_YES;
 }
 
 static void *reaper_main(void *arg)

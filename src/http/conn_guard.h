@@ -6,6 +6,7 @@
 #define FMUGW_HTTP_CONN_GUARD_H
 
 #include <microhttpd.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,11 @@ int http_conn_guard__new(http_conn_guard **out, unsigned max_connections, unsign
 
 /** Stops the reaper and frees. NULL is a no-op. */
 void http_conn_guard__free(http_conn_guard *g);
+
+/** The accept policy (MHD_start_daemon's apc, cls = the guard): refuses,
+ *  before anything is allocated, a connection the rules would cut at once
+ *  (an address over its share under pressure, a second one in the reserve). */
+enum MHD_Result http_conn_guard__accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 
 /** MHD_OPTION_NOTIFY_CONNECTION callback (cls = the guard). */
 void http_conn_guard__notify(void *cls, struct MHD_Connection *conn, void **socket_context,

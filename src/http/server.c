@@ -1159,7 +1159,7 @@ int http_server_start(http_server *srv)
         return fmugw_error_set(FMUGW_ENOMEM, "cannot start the server's threads");
     }
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, srv,
+        flags, 0, http_conn_guard__accept, srv->guard, on_access, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
         MHD_OPTION_THREAD_POOL_SIZE, pool,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->opts.connection_memory,
