@@ -8,7 +8,8 @@
  *     changes (a cancel);
  *   - slow headers: connections that trickle their headers are cut at the
  *     header deadline, and with every normal slot taken /healthz is still
- *     answered on the probe reserve (other routes get a 503 there);
+ *     answered on the probe reserve (other routes get a 503 there); one
+ *     address cannot take the server to its pressure mark;
  *   - failed authentications are throttled per address (429) before
  *     anything is written, and write a bounded number of audit rows, while
  *     a valid tenant on the same address is served;
@@ -286,6 +287,41 @@ static void test_slow_headers_and_probe_reserve(void **state)
     gw_stop(&g);
 }
 
+/* Pressure: one address cannot take the server to 75 % of its slots. Of
+ * 16 slow connections from one address (20 slots), those that would reach
+ * the mark are refused at accept or cut at once, long before the header
+ * deadline (a minute here); the others wait; a light address is served. */
+static void test_pressure_caps_heavy_address(void **state)
+{
+    (void)state;
+    gw g;
+    static char *env[] = { "FMUGW_MAX_CONNECTIONS=20", "FMUGW_PER_IP_CONNECTIONS=20", "FMUGW_HEADER_TIMEOUT_S=60",
+                           "FMUGW_TIMEOUT_S=300", NULL };
+    assert_int_equal(gw_start(&g, env), 0);
+    enum { SLOW = 16 };
+    int fds[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        fds[i] = connect_from(&g, "127.0.0.5");
+        assert_true(fds[i] >= 0);
+        const char *start = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+        send(fds[i], start, strlen(start), MSG_NOSIGNAL);
+    }
+    int open = SLOW;
+    for (int round = 0; round < 40 && open >= 15; round++) {
+        usleep(250 * 1000);
+        open = 0;
+        for (int i = 0; i < SLOW; i++)
+            if (fds[i] >= 0 && !closed_by_server(fds[i]))
+                open++;
+    }
+    assert_true(open < 15); /* 75 % of 20 */
+    assert_true(open >= 8); /* the address keeps its share */
+    assert_int_equal(plain_get(&g, "/healthz"), 200);
+    for (int i = 0; i < SLOW; i++)
+        close(fds[i]);
+    gw_stop(&g);
+}
+
 /* ---- failed authentications ------------------------------------------------------- */
 
 static void test_auth_failure_flood(void **state)
@@ -396,6 +432,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_long_polls_hold_no_thread),
         cmocka_unit_test(test_slow_headers_and_probe_reserve),
+        cmocka_unit_test(test_pressure_caps_heavy_address),
         cmocka_unit_test(test_auth_failure_flood),
         cmocka_unit_test(test_small_job_not_starved),
     };
