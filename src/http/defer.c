@@ -133,7 +133,6 @@ static void *waiter_main(void *arg)
 
         /* The wait functions run without the lock: they may park-wake. */
         http_deferred *keep = NULL, *done = NULL;
-        unsigned nkeep = 0;
         now = mono_ms();
         while (list) {
             http_deferred *d = list;
@@ -152,7 +151,6 @@ static void *waiter_main(void *arg)
                     d->next_ms = now + d->recheck_ms;
                 d->next = keep;
                 keep = d;
-                nkeep++;
             }
         }
         unsigned ndone = 0;
@@ -168,7 +166,6 @@ static void *waiter_main(void *arg)
             df->parked = keep;
         }
         df->nparked -= ndone;
-        (void)nkeep;
         pthread_mutex_unlock(&df->mu);
         while (done) {
             http_deferred *d = done;
