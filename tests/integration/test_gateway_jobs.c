@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "tenant_assert.h"
+
 #include "ledger/ledger.h"
 #include "ledger/pricing.h"
 #include "store/db.h"
@@ -58,16 +60,6 @@ static void api(const gw *g, const tn_cred *c, gw_response *r, const char *metho
     api_h(g, c, r, method, path, body, NULL);
 }
 
-/* GET as JSON, asserting the status. */
-static json_t *get_json(const gw *g, const tn_cred *c, const char *path, long want)
-{
-    json_t *j = NULL;
-    long st = tn_get(g, c, path, &j);
-    if (st != want)
-        fail_msg("GET %s: %ld (want %ld) %s", path, st, want, j ? json_dumps(j, 0) : "");
-    return j;
-}
-
 /* Submits a job body (a JSON text); returns the answer, status in *status. */
 static json_t *submit(const gw *g, const tn_cred *c, const char *body, const char *idem, long *status)
 {
@@ -81,23 +73,6 @@ static json_t *submit(const gw *g, const tn_cred *c, const char *body, const cha
     if (r.status != 202 && getenv("JOBS_TEST_VERBOSE"))
         fprintf(stderr, "submit: %ld %s\n", r.status, r.body);
     gw_response_free(&r);
-    return j;
-}
-
-/* tn_submit_ok, asserting the 202 and its job_id. */
-static char *submit_ok(const gw *g, const tn_cred *c, const char *body)
-{
-    char *id = tn_submit_ok(g, c, body);
-    assert_non_null(id);
-    return id;
-}
-
-/* tn_wait_job, failing the test unless the job finished within max_s. */
-static json_t *wait_job(const gw *g, const tn_cred *c, const char *id, double max_s)
-{
-    json_t *j = tn_wait_job(g, c, id, max_s);
-    if (!j)
-        fail_msg("job %s not finished after %.0f s", id, max_s);
     return j;
 }
 
@@ -165,11 +140,6 @@ static db_conn *open_db(const gw *g)
     db_conn *c = tn_open_db(g);
     assert_non_null(c);
     return c;
-}
-
-static int64_t milli(const json_t *j, const char *key)
-{
-    return llround(json_number_value(json_object_get(j, key)) * 1000);
 }
 
 /* ---- setup ------------------------------------------------------------------- */

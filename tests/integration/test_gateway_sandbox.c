@@ -30,37 +30,12 @@
 
 #include <cmocka.h>
 
+#include "tenant_assert.h"
+
 static gw G;      /* the shared daemon */
 static tn_cred T; /* a tenant (pro) */
 
 /* ---- helpers ----------------------------------------------------------------- */
-
-/* GET as JSON, asserting the status. */
-static json_t *get_json(const gw *g, const tn_cred *c, const char *path, long want)
-{
-    json_t *j = NULL;
-    long st = tn_get(g, c, path, &j);
-    if (st != want)
-        fail_msg("GET %s: %ld (want %ld) %s", path, st, want, j ? json_dumps(j, 0) : "");
-    return j;
-}
-
-/* tn_submit_ok, asserting the 202 and its job_id. */
-static char *submit_ok(const gw *g, const tn_cred *c, const char *body)
-{
-    char *id = tn_submit_ok(g, c, body);
-    assert_non_null(id);
-    return id;
-}
-
-/* tn_wait_job, failing the test unless the job finished within max_s. */
-static json_t *wait_job(const gw *g, const tn_cred *c, const char *id, double max_s)
-{
-    json_t *j = tn_wait_job(g, c, id, max_s);
-    if (!j)
-        fail_msg("job %s not finished after %.0f s", id, max_s);
-    return j;
-}
 
 /* Uploads a hostile FMU (fmus/hostile/<name>.fmu) as `c`; its id in out. */
 static void upload_hostile(const gw *g, const tn_cred *c, const char *name, char out[64])
@@ -84,11 +59,6 @@ static json_t *run_hostile(const char *name, const char *extra)
     json_t *s = wait_job(&G, &T, job, 120);
     free(job);
     return s;
-}
-
-static int64_t milli(const json_t *j, const char *key)
-{
-    return llround(json_number_value(json_object_get(j, key)) * 1000);
 }
 
 static const char *error_class(const json_t *s)
